@@ -1,0 +1,98 @@
+"""Push events to people's connected devices.
+
+Any app may call `push_to_user(user_id, event)`; it publishes after the current
+transaction commits, so a client never hears of a row that was rolled back. Every
+WebSocket of a user joins the group `user_group(user_id)`; the consumer forwards
+`{"type": "push", "event": {...}}` messages unchanged to the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterable
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def user_group(user_id: int) -> str:
+    return f"u.{user_id}"
+
+
+def push_to_user(user_id: int, event: dict) -> None:
+    push_to_users([user_id], event)
+
+
+def push_to_users(user_ids: Iterable[int], event: dict) -> None:
+    """Send `event` to every device of every user, after commit."""
+    ids = list(dict.fromkeys(user_ids))
+    if not ids:
+        return
+    transaction.on_commit(lambda: publish_now(ids, event))
+
+
+def publish_now(user_ids: list[int], event: dict) -> None:
+    """Publish immediately (the caller is already past commit)."""
+    try:
+        _run(user_ids, event)
+    except Exception:  # delivery is best effort; sync is the source of truth
+        log.exception("realtime publish failed for %d users", len(user_ids))
+
+
+async def apublish(user_ids: list[int], event: dict) -> None:
+    await _publish(user_ids, event)
+
+
+async def _publish(user_ids: list[int], event: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {"type": "push", "event": event}
+    for uid in user_ids:
+        await layer.group_send(user_group(uid), message)
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+        return True
+    except RuntimeError:
+        return False
+
+
+_bg_loop: asyncio.AbstractEventLoop | None = None
+_bg_lock = threading.Lock()
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    # A Redis channel layer binds its connections to one event loop; sync callers (Celery
+    # workers, management commands) share one long-lived loop instead of a fresh loop and
+    # connection per push.
+    global _bg_loop
+    with _bg_lock:
+        if _bg_loop is None or _bg_loop.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, daemon=True, name="realtime").start()
+            _bg_loop = loop
+        return _bg_loop
+
+
+def _run(user_ids: list[int], event: dict) -> None:
+    if _in_event_loop():
+        # Called from async code without an await (rare): schedule, don't block the loop.
+        asyncio.get_running_loop().create_task(_publish(user_ids, event))
+        return
+    from django.conf import settings
+
+    if "InMemory" in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
+        # The in-memory layer lives in this process; async_to_sync reuses the server's
+        # loop when called from a sync view running under ASGI.
+        async_to_sync(_publish)(user_ids, event)
+        return
+    future = asyncio.run_coroutine_threadsafe(_publish(user_ids, event), _background_loop())
+    future.result(timeout=5)

@@ -1,0 +1,118 @@
+"""Fixtures shared by every app's tests. Data is built through real services."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts import sms
+from accounts.services import device_token_issue, user_get_or_create_by_phone
+
+_phones = itertools.count(1000)
+
+postgres_only = pytest.mark.skipif(
+    not settings.DATABASE_IS_POSTGRES, reason="needs PostgreSQL (runs in the second shape)"
+)
+
+
+def _only_test_atomics(connection) -> bool:
+    return connection.in_atomic_block and all(
+        getattr(a, "_from_testcase", False) for a in connection.atomic_blocks
+    )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _on_commit_like_production():
+    """Inside a test's wrapping transaction, run on_commit callbacks when the code's own
+    outermost atomic block exits, as a real commit would. Rolled-back work never fires."""
+    from django.db import transaction
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    original_exit = transaction.Atomic.__exit__
+    original_on_commit = BaseDatabaseWrapper.on_commit
+
+    def exit_(self, exc_type, exc_value, traceback):
+        result = original_exit(self, exc_type, exc_value, traceback)
+        connection = transaction.get_connection(self.using)
+        if _only_test_atomics(connection) and connection.run_on_commit:
+            callbacks, connection.run_on_commit = connection.run_on_commit, []
+            if exc_type is None:
+                for _sids, func, _robust in callbacks:
+                    func()
+        return result
+
+    def on_commit(self, func, robust=False):
+        if _only_test_atomics(self):
+            func()
+            return
+        original_on_commit(self, func, robust)
+
+    transaction.Atomic.__exit__ = exit_
+    BaseDatabaseWrapper.on_commit = on_commit
+    yield
+    transaction.Atomic.__exit__ = original_exit
+    BaseDatabaseWrapper.on_commit = original_on_commit
+
+
+@pytest.fixture(autouse=True)
+def _isolated_side_effects(settings):
+    settings.SMS_BACKEND = "accounts.sms.LocmemBackend"
+    sms.outbox.clear()
+    cache.clear()
+    yield
+    sms.outbox.clear()
+
+
+def new_phone() -> str:
+    # +1 415 555 01xx numbers are valid and reserved for fiction.
+    n = next(_phones)
+    return f"+1415555{n % 10000:04d}"
+
+
+@pytest.fixture
+def make_user(db):
+    def make(display_name: str = "", **profile):
+        user, _ = user_get_or_create_by_phone(phone=new_phone())
+        if display_name or profile:
+            for k, v in {"display_name": display_name, **profile}.items():
+                setattr(user, k, v)
+            user.save()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user("Alice")
+
+
+@pytest.fixture
+def other_user(make_user):
+    return make_user("Bob")
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {device_token_issue(user=user)}")
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def auth_client(user):
+    return client_for(user)
+
+
+@pytest.fixture
+def client_of():
+    return client_for
