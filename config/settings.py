@@ -96,7 +96,14 @@ if DATABASE_URL:
         DATABASES["default"].setdefault("OPTIONS", {})
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-        DATABASES["default"]["TEST"] = {"NAME": env.str("DB_TEST_NAME", default="test_plaza")}
+        DATABASES["default"]["TEST"] = {
+            "NAME": "test_plaza"
+            + (
+                f"_{env.str('PLAZA_TEST_NS', default='')}"
+                if env.str("PLAZA_TEST_NS", default="")
+                else ""
+            )
+        }
 else:
     DATABASES = {
         "default": {
@@ -119,17 +126,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache, channel layer, celery -----------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
-_XDIST_WORKER = env.str("PYTEST_XDIST_WORKER", default="")
-if REDIS_URL and _XDIST_WORKER:
-    # Parallel test workers each get their own Redis database, so one worker's
-    # cache.clear() never wipes another's rate-limit counters or channel groups.
-    REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/" + str(1 + int(_XDIST_WORKER[2:] or 0))
+# Tests: PLAZA_TEST_NS keeps parallel runs (several developers, xdist workers) apart on
+# one PostgreSQL and one Redis: its own test database and its own key/channel prefixes.
+_TEST_NS = env.str("PLAZA_TEST_NS", default="") + env.str("PYTEST_XDIST_WORKER", default="")
+_PREFIX = "plaza" + (f"-{_TEST_NS}" if _TEST_NS else "")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="plaza"),
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=_PREFIX),
         }
     }
     CHANNEL_LAYERS = {
@@ -138,7 +144,7 @@ if REDIS_URL:
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
-                "prefix": env.str("CHANNEL_PREFIX", default="plaza"),
+                "prefix": env.str("CHANNEL_PREFIX", default=_PREFIX),
             },
         }
     }

@@ -1,0 +1,1 @@
+# One module per area; import each here so Django finds the models.
