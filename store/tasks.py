@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from .services.creators import sticker_thumbnail_make
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def sticker_make_thumbnail(sticker_id: int) -> bool:
+    return sticker_thumbnail_make(sticker_id=sticker_id)
