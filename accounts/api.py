@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from config.ratelimit import client_ip
 
-from . import selectors, services
+from . import privacy, selectors, services
 from .models import User
 
 LANGUAGES = {
@@ -201,6 +201,16 @@ class MeView(APIView):
         data.is_valid(raise_exception=True)
         user = services.profile_update(user=request.user, **data.validated_data)
         return Response(UserSerializer(user).data)
+
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        description="Erase my account: profile, contacts, devices and tokens, the content "
+        "of messages I sent. Money history stays, detached from me. See docs/PRIVACY.md.",
+    )
+    def delete(self, request):
+        privacy.account_erase(user=request.user)
+        return Response(status=204)
 
 
 class DeviceSerializer(serializers.Serializer):

@@ -262,6 +262,7 @@ OTP_EXPOSE_DEBUG_CODE = DEBUG and not PRODUCTION
 PLAZA_PUBLIC_URL = env.str("PLAZA_PUBLIC_URL", default="http://127.0.0.1:8000")
 WS_AUTH_TIMEOUT_SECONDS = env.float("WS_AUTH_TIMEOUT_SECONDS", default=10.0)
 PRIVACY_MIN_AUDIENCE = env.int("PRIVACY_MIN_AUDIENCE", default=100)
+PRIVACY_EXPORT_RATE = env.str("PRIVACY_EXPORT_RATE", default="5/h")
 
 # --- chat -----------------------------------------------------------------------------
 CHAT_GROUP_MAX_MEMBERS = env.int("CHAT_GROUP_MAX_MEMBERS", default=500)
