@@ -1,3 +1,10 @@
+"""HTTP and WebSocket routing.
+
+Static files are served by Django's ASGI static handler in front of the app (a proxy or
+CDN should serve /static/ in production); keeping every middleware async-capable lets a
+request cross from the event loop to a worker thread once, for the view only.
+"""
+
 import os
 
 from django.core.asgi import get_asgi_application
@@ -6,13 +13,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from chat.consumers import PlazaConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": ASGIStaticFilesHandler(django_asgi_app),
         "websocket": URLRouter([path("ws/", PlazaConsumer.as_asgi())]),
     }
 )

@@ -120,6 +120,7 @@ def start_servers(
         OTP_RATE_PER_IP="100000/h",
         LOGIN_RATE_PER_IP="100000/m",
         PYTHONUNBUFFERED="1",
+        DEBUG="false",  # like production: no query log, no debug pages
     )
     env.update(extra_env or {})
     servers = Servers(urls=[], env=env, workdir=workdir)
