@@ -52,7 +52,7 @@ check-deploy: install
 	  SMS_BACKEND=accounts.sms.HttpSmsBackend $(PY) manage.py check --deploy --fail-level WARNING
 
 browser:
-	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 worker: install
 	$(VENV)/bin/celery -A config worker -B -l info --concurrency 2

@@ -15,6 +15,24 @@ echo "== migrations are up to date"
 PLAZA_TESTING=1 $PY manage.py makemigrations --check --dry-run >/dev/null || {
   echo "models changed without a migration"; exit 1; }
 
+# tests/browser drives Debian's Chromium (never Playwright's own downloads). Try to get it;
+# when that is impossible the browser tests skip with a loud reason instead of failing.
+echo "== Chromium for tests/browser"
+if [ -x /usr/bin/chromium ]; then
+  echo "   /usr/bin/chromium present"
+elif command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "   /usr/bin/chromium missing: apt-get install chromium (log: var/apt-chromium.log)"
+  mkdir -p var
+  if (timeout 900 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 900 \
+      apt-get install -y -qq chromium) >var/apt-chromium.log 2>&1 && [ -x /usr/bin/chromium ]; then
+    echo "   installed /usr/bin/chromium"
+  else
+    echo "!!! could not install chromium (see var/apt-chromium.log): BROWSER TESTS WILL BE SKIPPED"
+  fi
+else
+  echo "!!! /usr/bin/chromium missing and apt-get unavailable or not root: BROWSER TESTS WILL BE SKIPPED"
+fi
+
 run_suite() {
   local shape="$1"; shift
   echo "== pytest on $shape"

@@ -1,1 +1,12 @@
-urlpatterns: list = []
+"""Site-root routes: the reference web client and the deep links its QR codes use."""
+
+from django.urls import path
+
+from .web import web_client
+
+urlpatterns = [
+    path("", web_client, name="web-client"),
+    path("join/<str:token>", web_client, name="web-join"),
+    path("pay/<str:token>", web_client, name="web-pay"),
+    path("u/<str:code>", web_client, name="web-user"),
+]

@@ -1,0 +1,197 @@
+// The "+" tray under the composer: stickers, photo, voice, transfer, red packet.
+import { api, newKey, session, ApiError } from "../api.js";
+import { h, clear, dialog, showError, toast, parseMoney, money, pinInput } from "../dom.js";
+import { isMe } from "../people.js";
+
+export function composerTools({ conversation, send, close }) {
+  const tray = h("div", { class: "tray", role: "group", "aria-label": "Send something else" });
+  const tool = (glyph, label, fn) =>
+    h("button", { type: "button", onclick: fn }, h("span", { class: "glyph", "aria-hidden": "true" }, glyph), label);
+
+  const file = h("input", { type: "file", accept: "image/*", hidden: true, "aria-label": "Choose a photo" });
+  file.addEventListener("change", async () => {
+    const f = file.files[0];
+    if (!f) return;
+    close();
+    await uploadAndSend(f, "image", send);
+  });
+
+  tray.append(
+    tool("🙂", "Stickers", () => showStickers(tray, send, close)),
+    tool("🖼️", "Photo", () => file.click()),
+    file,
+    tool("🎙️", "Voice", () => recordVoice(send, close)),
+  );
+  if (conversation.kind === "direct") tray.append(tool("💸", "Transfer", () => (close(), transferDialog(conversation))));
+  if (conversation.kind === "group" || conversation.kind === "direct") tray.append(tool("🧧", "Red packet", () => (close(), redPacketDialog(conversation))));
+  return tray;
+}
+
+export async function uploadAndSend(fileOrBlob, kind, send, extra = {}) {
+  const form = new FormData();
+  form.append("file", fileOrBlob, fileOrBlob.name || `${kind}.${kind === "voice" ? "webm" : "bin"}`);
+  form.append("kind", kind);
+  if (extra.duration_ms) form.append("duration_ms", String(extra.duration_ms));
+  try {
+    const up = await api("POST", "/uploads", { form });
+    await send({ kind, upload_id: up.id ?? up.token, upload: up.token ?? up.id, text: "", ...(extra.duration_ms ? { duration_ms: extra.duration_ms } : {}) });
+  } catch (e) {
+    if (e.code === "endpoint_not_found") toast("Uploads are not available on this server yet.");
+    else showError(e);
+  }
+}
+
+async function showStickers(tray, send, close) {
+  let packs;
+  try {
+    packs = await api("GET", "/me/sticker-packs");
+  } catch (e) {
+    if (e.code === "endpoint_not_found") return toast("The sticker store is not on this server yet.");
+    return showError(e);
+  }
+  const owned = packs.results || packs || [];
+  const grid = h("div", { class: "tray stickers", role: "group", "aria-label": "My stickers" });
+  for (const pack of owned) {
+    const stickers = pack.stickers || (await api("GET", `/store/packs/${pack.pack_id ?? pack.id}`)).stickers || [];
+    for (const s of stickers) {
+      grid.append(
+        h("button", { type: "button", class: "sticker-pick", "aria-label": `Sticker ${s.name || s.emoji || s.id}`, onclick: () => (close(), send({ kind: "sticker", sticker_id: s.id })) }, h("img", { src: s.image_url, alt: "" })),
+      );
+    }
+  }
+  if (!grid.children.length) grid.append(h("p", { class: "muted" }, "No stickers yet. ", h("a", { href: "#/store" }, "Visit the store"), "."));
+  tray.replaceWith(grid);
+}
+
+function recordVoice(send, close) {
+  if (!navigator.mediaDevices?.getUserMedia || !window.MediaRecorder) {
+    toast("This browser cannot record audio.");
+    return;
+  }
+  const status = h("p", { class: "muted" }, "Press Record, then Stop to send.");
+  const rec = h("button", { type: "button", class: "primary" }, "Record");
+  const dlg = dialog("Voice message", status, [h("button", { type: "button", onclick: () => dlg.close() }, "Cancel"), rec]);
+  let recorder = null;
+  let started = 0;
+  rec.addEventListener("click", async () => {
+    if (recorder) {
+      recorder.stop();
+      return;
+    }
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      recorder = new MediaRecorder(stream);
+      const chunks = [];
+      recorder.ondataavailable = (e) => chunks.push(e.data);
+      recorder.onstop = async () => {
+        stream.getTracks().forEach((t) => t.stop());
+        dlg.close();
+        close();
+        const blob = new Blob(chunks, { type: recorder.mimeType || "audio/webm" });
+        await uploadAndSend(new File([blob], "voice.webm", { type: blob.type }), "voice", send, { duration_ms: Date.now() - started });
+      };
+      started = Date.now();
+      recorder.start();
+      rec.textContent = "Stop and send";
+      status.textContent = "Recording…";
+    } catch (e) {
+      showError(e);
+    }
+  });
+}
+
+export async function currencies() {
+  try {
+    const w = await api("GET", "/wallet");
+    const list = (w.balances || []).map((b) => b.currency);
+    return { list: list.length ? list : [w.default_currency || "USD"], wallet: w };
+  } catch {
+    return { list: ["USD"], wallet: null };
+  }
+}
+
+function currencySelect(list) {
+  return h("select", { name: "currency", "aria-label": "Currency" }, list.map((c) => h("option", { value: c }, c)));
+}
+
+function moneyForm(fields, submitLabel, onSubmit) {
+  const err = h("p", { class: "error-text", role: "alert" });
+  const submit = h("button", { type: "submit", class: "primary" }, submitLabel);
+  const form = h("form", { class: "money-form" }, fields, err, h("div", { class: "actions" }, submit));
+  // One Idempotency-Key per intent: a double click or a retry after a timeout reuses it.
+  let key = newKey();
+  form.addEventListener("input", () => (key = newKey()));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    err.textContent = "";
+    submit.disabled = true;
+    try {
+      await onSubmit(key);
+    } catch (ex) {
+      err.textContent = ex instanceof ApiError ? ex.human : String(ex.message || ex);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+export async function transferDialog(conversation, toUserId) {
+  const { list } = await currencies();
+  const peer = toUserId ?? (conversation.members || []).map((m) => m.user?.id ?? m.user_id ?? m.id).find((uid) => !isMe(uid)) ?? conversation.peer?.id;
+  const amount = h("input", { name: "amount", inputmode: "decimal", required: true, placeholder: "0.00", "aria-label": "Amount" });
+  const cur = currencySelect(list);
+  const note = h("input", { name: "note", maxlength: "100", placeholder: "Note (optional)", "aria-label": "Note" });
+  const pin = pinInput();
+  let dlg;
+  const form = moneyForm(
+    [h("div", { class: "row" }, h("div", { class: "grow" }, amount), cur), h("div", { class: "field" }, note), h("div", { class: "field" }, h("label", {}, "Payment PIN"), pin)],
+    "Transfer",
+    async (key) => {
+      const minor = parseMoney(amount.value, cur.value);
+      if (!minor) throw new Error("Enter an amount, like 12.50.");
+      const body = { to_user_id: peer, amount: minor, currency: cur.value, pin: pin.value, note: note.value };
+      if (conversation) body.conversation_id = conversation.id;
+      await api("POST", "/transfers", { body, idem: key });
+      toast(`Sent ${money(minor, cur.value)}`);
+      dlg.close();
+    },
+  );
+  dlg = dialog("Transfer", form, [h("button", { type: "button", onclick: () => dlg.close() }, "Cancel")]);
+  amount.focus();
+}
+
+export async function redPacketDialog(conversation) {
+  const { list } = await currencies();
+  const total = h("input", { name: "total", inputmode: "decimal", required: true, placeholder: "Total, e.g. 8.88", "aria-label": "Total amount" });
+  const cur = currencySelect(list);
+  const count = h("input", { name: "count", type: "number", min: "1", max: "200", value: conversation.kind === "direct" ? "1" : "3", required: true, "aria-label": "Number of packets" });
+  const split = h("select", { name: "split", "aria-label": "Split" }, h("option", { value: "random" }, "Random amounts (lucky draw)"), h("option", { value: "equal" }, "Equal amounts"));
+  const greeting = h("input", { name: "greeting", maxlength: "60", value: "Best wishes!", "aria-label": "Greeting" });
+  const pin = pinInput();
+  let dlg;
+  const form = moneyForm(
+    [
+      h("div", { class: "row" }, h("div", { class: "grow" }, total), cur),
+      h("div", { class: "field" }, h("label", {}, "How many"), count),
+      h("div", { class: "field" }, split),
+      h("div", { class: "field" }, greeting),
+      h("div", { class: "field" }, h("label", {}, "Payment PIN"), pin),
+    ],
+    "Send red packet",
+    async (key) => {
+      const minor = parseMoney(total.value, cur.value);
+      if (!minor) throw new Error("Enter a total, like 8.88.");
+      await api("POST", `/conversations/${conversation.id}/red-packets`, {
+        body: { total: minor, currency: cur.value, count: Number(count.value), split: split.value, greeting: greeting.value, pin: pin.value },
+        idem: key,
+      });
+      toast("Red packet sent");
+      dlg.close();
+    },
+  );
+  dlg = dialog("Red packet", form, [h("button", { type: "button", onclick: () => dlg.close() }, "Cancel")]);
+  total.focus();
+  void clear;
+  void session;
+}

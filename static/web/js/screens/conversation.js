@@ -1,0 +1,363 @@
+// One conversation: history (newest first from the API, infinite scroll upwards), live
+// messages, typing, read receipts, recall, stickers, image/voice upload, search, and the
+// money kinds (transfer, red packet). Sends are idempotent: one client_id per message,
+// reused if the send is retried over REST.
+import { api, newKey, session } from "../api.js";
+import { realtime } from "../realtime.js";
+import { h, clear, avatar, timeShort, showError, toast, dialog } from "../dom.js";
+import { nameOf, isMe, remember } from "../people.js";
+import * as chats from "../chatstore.js";
+import { renderBody, openMoney } from "./message_kinds.js";
+import { composerTools } from "./composer_tools.js";
+
+const PAGE = 30;
+const RECALL_WINDOW_MS = 2 * 60 * 1000;
+
+export async function render(view, [id], shell) {
+  const cleanups = [];
+  let conv = chats.conversation(id);
+  try {
+    conv = await chats.fetchConversation(id);
+  } catch (e) {
+    view.append(h("p", { class: "empty" }, e.status === 404 ? "This chat does not exist, or you are not in it." : e.human || e.message));
+    return;
+  }
+  const isGroup = conv.kind === "group";
+  shell.setTitle(chats.titleOf(conv), { back: true });
+  shell.setActions(
+    h("button", { type: "button", "aria-label": "Search this chat", title: "Search", onclick: () => openSearch(id) }, "🔍"),
+    h("a", { href: `#/c/${id}/info`, "aria-label": "Chat info", title: "Chat info" }, "⋯"),
+  );
+
+  const list = h("div", { class: "messages", role: "log", "aria-label": "Messages", "aria-live": "polite", tabindex: "0" });
+  const typingLine = h("div", { class: "typing", "aria-live": "polite" });
+  const input = h("textarea", { rows: "1", name: "text", placeholder: "Message", "aria-label": "Message", maxlength: "4000" });
+  const sendBtn = h("button", { type: "submit", class: "primary send" }, "Send");
+  const trayBox = h("div", {});
+  const toolsBtn = h("button", { type: "button", class: "tool", "aria-label": "More: stickers, photo, voice, money", "aria-expanded": "false" }, "＋");
+  const composer = h("form", { class: "composer" }, toolsBtn, input, sendBtn);
+  view.append(list, typingLine, composer, trayBox);
+
+  const bySeq = new Map(); // seq -> {msg, el}
+  const pending = new Map(); // client_id -> {msg, el}
+  let oldestSeq = null;
+  let newestSeq = 0;
+  let reachedStart = false;
+  let loadingOlder = false;
+  let peerReadSeq = conv.peer_last_read_seq || conv.read_seq || 0;
+  const readBy = new Map(); // user_id -> seq (groups)
+  for (const m of conv.members || []) {
+    const u = m.user || m;
+    if (m.last_read_seq !== undefined && !isMe(u.id ?? m.user_id)) readBy.set(String(u.id ?? m.user_id), m.last_read_seq);
+  }
+
+  function meta(msg) {
+    const bits = [timeShort(msg.created_at)];
+    if (msg.edited_at) bits.push("edited");
+    if (isMe(msg.sender_id) && msg.seq) {
+      if (isGroup) {
+        const n = [...readBy.values()].filter((s) => s >= msg.seq).length;
+        if (n) bits.push(h("span", { class: "read" }, `Read by ${n}`));
+      } else if (peerReadSeq >= msg.seq) bits.push(h("span", { class: "read" }, "Read"));
+    }
+    return bits;
+  }
+
+  function messageEl(msg, state = "") {
+    if (msg.kind === "system") return h("div", { class: "system", dataset: { seq: msg.seq } }, msg.text);
+    if (msg.recalled || msg.recalled_at) {
+      return h("div", { class: "system recalled", dataset: { seq: msg.seq } }, `${isMe(msg.sender_id) ? "You" : nameOf(msg.sender_id)} recalled a message`);
+    }
+    const mine = isMe(msg.sender_id);
+    const bubble = renderBody(msg, { conversation: conv, onOpen: (m) => openMoney(m, conv) });
+    const col = h(
+      "div",
+      { class: "col" },
+      isGroup && !mine ? h("span", { class: "who" }, nameOf(msg.sender_id)) : null,
+      bubble,
+      h("span", { class: "meta" }, state === "pending" ? "Sending…" : state === "failed" ? "Not sent — tap to retry" : meta(msg)),
+    );
+    const el = h(
+      "div",
+      { class: `msg ${mine ? "me" : "them"} ${state}`, dataset: { seq: msg.seq || "", clientId: msg.client_id || "", kind: msg.kind } },
+      avatar(mine ? session.user?.display_name || "Me" : nameOf(msg.sender_id), null, "small"),
+      col,
+    );
+    if (mine && msg.seq) bubble.addEventListener("contextmenu", (e) => (e.preventDefault(), messageMenu(msg)));
+    if (mine && msg.seq && msg.kind === "text") bubble.addEventListener("dblclick", () => messageMenu(msg));
+    return el;
+  }
+
+  function messageMenu(msg) {
+    const canRecall = Date.now() - new Date(msg.created_at).getTime() < RECALL_WINDOW_MS;
+    const dlg = dialog("Message", h("p", { class: "muted" }, (msg.text || "").slice(0, 120)), [
+      canRecall
+        ? h("button", { type: "button", class: "danger", onclick: async () => {
+            dlg.close();
+            try {
+              await api("DELETE", `/conversations/${id}/messages/${msg.seq}`);
+              applyRecall(msg.seq);
+            } catch (e) {
+              showError(e);
+            }
+          } }, "Recall")
+        : h("span", { class: "muted" }, "Messages can be recalled for 2 minutes."),
+      h("button", { type: "button", onclick: () => dlg.close() }, "Close"),
+    ]);
+  }
+
+  function nearBottom() {
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 120;
+  }
+  function toBottom() {
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function place(msg, state) {
+    remember({ id: msg.sender_id, ...(msg.sender || {}) });
+    if (msg.client_id && pending.has(msg.client_id) && msg.seq) {
+      const p = pending.get(msg.client_id);
+      pending.delete(msg.client_id);
+      p.el.remove();
+    }
+    if (msg.seq && bySeq.has(msg.seq)) {
+      const old = bySeq.get(msg.seq);
+      const el = messageEl(msg);
+      old.el.replaceWith(el);
+      bySeq.set(msg.seq, { msg, el });
+      return;
+    }
+    const el = messageEl(msg, state);
+    if (!msg.seq) {
+      list.append(el);
+      pending.set(msg.client_id, { msg, el });
+      return;
+    }
+    bySeq.set(msg.seq, { msg, el });
+    // Insert in seq order (history pages arrive older-first above, live ones below).
+    const after = [...list.children].find((c) => c.dataset.seq && Number(c.dataset.seq) > msg.seq);
+    if (after) list.insertBefore(el, after);
+    else {
+      const firstPending = [...list.children].find((c) => c.classList.contains("pending") || c.classList.contains("failed"));
+      if (firstPending) list.insertBefore(el, firstPending);
+      else list.append(el);
+    }
+    newestSeq = Math.max(newestSeq, msg.seq);
+    if (oldestSeq === null || msg.seq < oldestSeq) oldestSeq = msg.seq;
+  }
+
+  function applyRecall(seq) {
+    const got = bySeq.get(seq);
+    if (!got) return;
+    place({ ...got.msg, recalled: true, text: "" });
+  }
+
+  function refreshMeta() {
+    for (const { msg, el } of bySeq.values()) {
+      if (!isMe(msg.sender_id)) continue;
+      const m = el.querySelector(".meta");
+      if (m) clear(m, meta(msg));
+    }
+  }
+
+  async function loadOlder() {
+    if (loadingOlder || reachedStart) return;
+    loadingOlder = true;
+    const before = list.scrollHeight - list.scrollTop;
+    try {
+      const r = await api("GET", `/conversations/${id}/messages`, { query: { before_seq: oldestSeq ?? undefined, limit: PAGE } });
+      const page = r.results || [];
+      for (const m of page) place(m);
+      if (page.length < PAGE && !r.next) {
+        reachedStart = true;
+        list.prepend(h("div", { class: "older" }, "Beginning of the chat"));
+      }
+      list.scrollTop = list.scrollHeight - before;
+    } catch (e) {
+      showError(e);
+    } finally {
+      loadingOlder = false;
+    }
+  }
+
+  async function fillGap() {
+    // A live message skipped a seq (we were away): fetch what is between.
+    let after = newestSeq;
+    for (let i = 0; i < 20; i++) {
+      const r = await api("GET", `/conversations/${id}/messages`, { query: { after_seq: after, limit: 100 } });
+      const page = (r.results || []).slice().sort((a, b) => a.seq - b.seq);
+      for (const m of page) place(m);
+      if (!page.length || page.length < 100) break;
+      after = page[page.length - 1].seq;
+    }
+  }
+
+  let readSent = conv.last_read_seq || 0;
+  function markRead() {
+    if (document.hidden || !newestSeq || newestSeq <= readSent) return;
+    readSent = newestSeq;
+    if (!realtime.send({ type: "read", conversation_id: Number(id), seq: newestSeq })) {
+      api("POST", `/conversations/${id}/read`, { body: { seq: newestSeq } }).catch(() => {});
+    }
+  }
+
+  // First page: newest messages, then scroll to the bottom.
+  await loadOlder();
+  toBottom();
+  chats.setOpen(id);
+  markRead();
+  cleanups.push(() => chats.setOpen(null));
+
+  list.addEventListener("scroll", () => {
+    if (list.scrollTop < 80) loadOlder();
+  });
+
+  const onVisible = () => markRead();
+  document.addEventListener("visibilitychange", onVisible);
+  cleanups.push(() => document.removeEventListener("visibilitychange", onVisible));
+
+  const same = (ev) => String(ev.conversation_id ?? ev.message?.conversation_id) === String(id);
+  cleanups.push(
+    realtime.on("message.new", async (ev) => {
+      if (!same(ev)) return;
+      const msg = ev.message || ev;
+      const stick = nearBottom() || isMe(msg.sender_id);
+      if (newestSeq && msg.seq > newestSeq + 1) await fillGap().catch(() => {});
+      place(msg);
+      typers.delete(String(msg.sender_id));
+      drawTyping();
+      if (stick) toBottom();
+      markRead();
+    }),
+    realtime.on("message.recalled", (ev) => same(ev) && applyRecall(ev.seq ?? ev.message?.seq)),
+    realtime.on("message.edited", (ev) => {
+      if (!same(ev)) return;
+      const msg = ev.message;
+      if (msg && bySeq.has(msg.seq)) place(msg);
+    }),
+    realtime.on("receipt.read", (ev) => {
+      if (!same(ev) || isMe(ev.user_id)) return;
+      if (isGroup) readBy.set(String(ev.user_id), Math.max(readBy.get(String(ev.user_id)) || 0, ev.seq));
+      else peerReadSeq = Math.max(peerReadSeq, ev.seq);
+      refreshMeta();
+    }),
+    realtime.on("typing", (ev) => {
+      if (!same(ev) || isMe(ev.user_id)) return;
+      typers.set(String(ev.user_id), Date.now());
+      drawTyping();
+      setTimeout(drawTyping, 5200);
+    }),
+    realtime.on("synced", () => fillGap().catch(() => {})),
+  );
+
+  const typers = new Map();
+  function drawTyping() {
+    const now = Date.now();
+    for (const [u, t] of typers) if (now - t > 5000) typers.delete(u);
+    const names = [...typers.keys()].map(nameOf);
+    typingLine.textContent = names.length ? `${names.join(", ")} ${names.length > 1 ? "are" : "is"} typing…` : "";
+  }
+
+  let lastTyping = 0;
+  input.addEventListener("input", () => {
+    input.style.height = "auto";
+    input.style.height = Math.min(120, input.scrollHeight) + "px";
+    if (Date.now() - lastTyping > 3000 && input.value.trim()) {
+      lastTyping = Date.now();
+      realtime.send({ type: "typing", conversation_id: Number(id) });
+    }
+  });
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+
+  // Send: over the socket when it is up (ack carries the seq); otherwise, or if the ack
+  // does not come, over REST with the same client_id, which the server deduplicates.
+  async function send(fields) {
+    const client_id = newKey();
+    const local = { ...fields, client_id, sender_id: session.user.id, created_at: new Date().toISOString() };
+    place(local, "pending");
+    toBottom();
+    await deliver(local);
+  }
+  async function deliver(local) {
+    const frame = { type: "message.send", conversation_id: Number(id), ...stripLocal(local) };
+    let msg;
+    try {
+      const ack = await realtime.request(frame);
+      msg = { ...local, seq: ack.seq, id: ack.id, ...(ack.message || {}) };
+    } catch (e) {
+      if (e.ws) return fail(local, e);
+      try {
+        msg = await api("POST", `/conversations/${id}/messages`, { body: stripLocal(local) });
+      } catch (err) {
+        return fail(local, err);
+      }
+    }
+    realtime.markSeen({ type: "message.new", conversation_id: Number(id), message: msg });
+    place(msg);
+    chats.upsert({ ...chats.conversation(id), last_message: msg, last_message_at: msg.created_at });
+    toBottom();
+  }
+  function stripLocal(m) {
+    const { sender_id: _s, created_at: _c, ...rest } = m;
+    return rest;
+  }
+  function fail(local, err) {
+    const p = pending.get(local.client_id);
+    showError(err);
+    if (!p) return;
+    const el = messageEl(local, "failed");
+    p.el.replaceWith(el);
+    p.el = el;
+    el.addEventListener("click", () => {
+      const again = messageEl(local, "pending");
+      el.replaceWith(again);
+      p.el = again;
+      deliver(local);
+    }, { once: true });
+  }
+
+  composer.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    input.style.height = "auto";
+    send({ kind: "text", text });
+  });
+
+  toolsBtn.addEventListener("click", () => {
+    const open = trayBox.childElementCount === 0;
+    toolsBtn.setAttribute("aria-expanded", String(open));
+    if (!open) return clear(trayBox);
+    clear(trayBox, composerTools({ conversation: conv, send, close: () => (clear(trayBox), toolsBtn.setAttribute("aria-expanded", "false")) }));
+  });
+
+  return () => cleanups.forEach((fn) => fn());
+}
+
+async function openSearch(conversationId) {
+  const q = h("input", { type: "search", name: "q", placeholder: "Search this chat", "aria-label": "Search text" });
+  const out = h("ul", { class: "list search-results", "aria-label": "Results" });
+  const form = h("form", { class: "row" }, h("div", { class: "grow" }, q), h("button", { type: "submit", class: "primary" }, "Search"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const r = await api("GET", "/search/messages", { query: { q: q.value, conversation_id: conversationId } });
+      const rows = r.results || [];
+      clear(out, rows.length ? rows.map((m) => {
+        const msg = m.message || m;
+        return h("li", { class: "item" }, h("span", { class: "body" }, h("span", { class: "top" }, h("span", { class: "name" }, nameOf(msg.sender_id)), h("span", { class: "time" }, timeShort(msg.created_at))), h("span", { class: "preview" }, msg.text || m.snippet || "")));
+      }) : h("li", { class: "empty" }, "No messages match."));
+    } catch (err) {
+      if (err.code === "endpoint_not_found") toast("Search is not available on this server yet.");
+      else showError(err);
+    }
+  });
+  const dlg = dialog("Search", h("div", {}, form, out), [h("button", { type: "button", onclick: () => dlg.close() }, "Close")]);
+  q.focus();
+}

@@ -1,0 +1,182 @@
+// How each message kind looks, and what tapping a money message does.
+import { api, newKey, session } from "../api.js";
+import { h, clear, money, dialog, showError, toast, avatar } from "../dom.js";
+import { nameOf, isMe } from "../people.js";
+
+const pay = (m) => m.payload || {};
+
+export function stickerUrl(m) {
+  const p = pay(m);
+  return p.image_url || p.sticker?.image_url || p.url || m.sticker?.image_url || "";
+}
+
+export function renderBody(m, { onOpen }) {
+  const p = pay(m);
+  switch (m.kind) {
+    case "sticker":
+      return h("div", { class: "bubble sticker" }, h("img", { src: stickerUrl(m), alt: p.name || p.emoji || "Sticker" }));
+    case "image":
+      return h("div", { class: "bubble image" }, h("a", { href: p.url || m.url, target: "_blank", rel: "noopener" }, h("img", { src: p.thumbnail_url || p.url || m.url, alt: m.text || "Photo", loading: "lazy" })));
+    case "voice":
+      return h("div", { class: "bubble voice" }, h("audio", { controls: true, preload: "none", src: p.url || m.url, "aria-label": "Voice message" }), p.duration_ms ? ` ${Math.round(p.duration_ms / 1000)}″` : m.duration ? ` ${m.duration}″` : "");
+    case "file":
+      return h("div", { class: "bubble file" }, "📎 ", h("a", { href: p.url || m.url, download: p.name || "" }, p.name || m.text || "File"));
+    case "location":
+      return h("div", { class: "bubble" }, "📍 ", m.text || `${p.lat}, ${p.lng}`);
+    case "transfer": {
+      const status = p.status ? ` · ${p.status}` : "";
+      return h(
+        "button",
+        { type: "button", class: `bubble transfer ${p.status && p.status !== "pending" ? "opened" : ""}`, onclick: () => onOpen(m) },
+        h("span", { class: "big" }, p.amount !== undefined ? money(p.amount, p.currency) : "Transfer"),
+        h("span", {}, (m.text || p.note || "Transfer") + status),
+      );
+    }
+    case "red_packet":
+      return h(
+        "button",
+        { type: "button", class: "bubble red_packet", onclick: () => onOpen(m), "aria-label": `Red packet: ${p.greeting || m.text || "Best wishes"}. Open it.` },
+        h("span", { class: "big" }, "🧧 ", p.greeting || m.text || "Best wishes"),
+        h("span", {}, "Red packet — tap to open"),
+      );
+    case "offer":
+      return h(
+        "div",
+        { class: "bubble offer" },
+        h("strong", {}, p.title || "Offer"),
+        m.text ? h("div", {}, m.text) : null,
+        p.offer_id || p.id
+          ? h("div", { class: "actions" }, h("button", { type: "button", class: "primary small", onclick: (e) => claimOffer(p.offer_id || p.id, e.target) }, "Claim offer"))
+          : null,
+      );
+    default:
+      return h("div", { class: "bubble" }, m.text || "");
+  }
+}
+
+export async function claimOffer(offerId, btn) {
+  if (btn) btn.disabled = true;
+  try {
+    await api("POST", `/offers/${offerId}/claim`, { idem: newKey() });
+    toast("Offer claimed — it applies at this brand's checkout.");
+    if (btn) btn.textContent = "Claimed";
+  } catch (e) {
+    if (e.status === 409) {
+      toast("You already have this offer.");
+      if (btn) btn.textContent = "Claimed";
+    } else {
+      showError(e);
+      if (btn) btn.disabled = false;
+    }
+  }
+}
+
+export function openMoney(m, conv) {
+  if (m.kind === "transfer") return openTransfer(m);
+  if (m.kind === "red_packet") return openRedPacket(m, conv);
+}
+
+async function openTransfer(m) {
+  const id = pay(m).transfer_id || pay(m).id;
+  let t;
+  try {
+    t = await api("GET", `/transfers/${id}`);
+  } catch (e) {
+    return showError(e);
+  }
+  const mineToTake = isMe(t.to_user_id ?? t.recipient_id) && t.status === "pending";
+  const body = h(
+    "div",
+    { class: "transfer-detail" },
+    h("p", { class: "amount-big" }, money(t.amount, t.currency)),
+    h("p", {}, `From ${nameOf(t.from_user_id ?? t.sender_id)} to ${nameOf(t.to_user_id ?? t.recipient_id)}`),
+    t.note ? h("p", { class: "muted" }, t.note) : null,
+    h("p", { class: "pill" }, t.status),
+  );
+  const dlg = dialog("Transfer", body, [
+    mineToTake
+      ? h("button", { type: "button", onclick: () => act("return") }, "Return")
+      : null,
+    mineToTake ? h("button", { type: "button", class: "primary", onclick: () => act("accept") }, "Accept") : null,
+    h("button", { type: "button", onclick: () => dlg.close() }, "Close"),
+  ].filter(Boolean));
+  async function act(what) {
+    try {
+      const r = await api("POST", `/transfers/${id}/${what}`, { idem: newKey() });
+      toast(what === "accept" ? `Received ${money(r.amount ?? t.amount, r.currency ?? t.currency)}` : "Returned");
+      dlg.close();
+    } catch (e) {
+      showError(e);
+    }
+  }
+}
+
+// Open a red packet: a coin flips while the claim is in flight, then the amount pops and
+// the list of who got what rises in, with the luckiest marked.
+async function openRedPacket(m) {
+  const id = pay(m).red_packet_id || pay(m).id;
+  const inner = h(
+    "div",
+    { class: "packet-open" },
+    h("div", {}, avatar(nameOf(m.sender_id), null, "small"), " ", `${nameOf(m.sender_id)}'s red packet`),
+    h("h2", {}, pay(m).greeting || m.text || "Best wishes"),
+  );
+  const dlg = dialog("Red packet", inner, []);
+  dlg.classList.add("packet");
+  const close = h("button", { type: "button", onclick: () => dlg.close() }, "Close");
+  let details = null;
+  try {
+    details = await api("GET", `/red-packets/${id}`);
+  } catch (e) {
+    showError(e);
+  }
+  const myClaim = details && (details.claims || []).find((c) => isMe(c.user_id));
+  if (myClaim || isMe(m.sender_id) || (details && details.remaining_count === 0)) {
+    showDetails(inner, details, myClaim);
+    inner.append(h("div", { class: "actions" }, close));
+    return;
+  }
+  const openBtn = h("button", { type: "button", class: "coin-btn primary", "aria-label": "Open" }, "Open");
+  inner.append(h("div", { class: "actions center" }, openBtn), h("div", { class: "actions" }, close));
+  openBtn.addEventListener("click", async () => {
+    openBtn.replaceWith(h("div", { class: "coin", "aria-hidden": "true" }, "¥"));
+    let got = null;
+    try {
+      got = await api("POST", `/red-packets/${id}/claim`, { idem: newKey() });
+    } catch (e) {
+      if (e.code === "red_packet_empty") toast("Too slow — this red packet is empty.");
+      else if (e.status !== 409) showError(e);
+    }
+    await new Promise((r) => setTimeout(r, 700));
+    try {
+      details = await api("GET", `/red-packets/${id}`);
+    } catch {
+      /* show what we have */
+    }
+    clear(inner, h("h2", {}, pay(m).greeting || m.text || "Best wishes"));
+    showDetails(inner, details, got);
+    inner.append(h("div", { class: "actions" }, close));
+  });
+}
+
+function showDetails(inner, d, mine) {
+  const currency = d?.currency || mine?.currency || "USD";
+  if (mine && mine.amount !== undefined) {
+    inner.append(h("p", { class: "got", "aria-live": "polite" }, money(mine.amount, currency)), h("p", {}, "went into your wallet"));
+  } else if (d && d.remaining_count === 0) {
+    inner.append(h("p", { class: "got" }, "All gone"));
+  }
+  if (!d) return;
+  const claims = d.claims || [];
+  const best = claims.reduce((a, c) => (a === null || c.amount > a.amount ? c : a), null);
+  const total = d.total ?? d.total_amount;
+  inner.append(h("p", { class: "muted-light" }, `${claims.length}/${d.count} opened${total !== undefined ? ` · ${money(total, currency)} in all` : ""}`));
+  const ul = h("ul", { class: "claims", "aria-label": "Who got what" });
+  claims.forEach((c, i) => {
+    const li = h("li", { class: d.remaining_count === 0 && best === c && d.split !== "equal" ? "best" : "" }, h("span", {}, c.display_name || nameOf(c.user_id)), h("strong", {}, money(c.amount, currency)));
+    li.style.animationDelay = `${i * 120}ms`;
+    ul.append(li);
+  });
+  inner.append(ul);
+  void session;
+}

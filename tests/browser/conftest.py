@@ -1,0 +1,150 @@
+"""Browser tests: Debian's Chromium driven by Playwright against a real Plaza server.
+
+Never downloads Playwright's own browsers: it launches /usr/bin/chromium, and when that
+is missing every test here is skipped with a loud reason (`make test` tries to install it
+with apt-get first, see bin/test.sh).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.load.servers import start_servers
+
+CHROMIUM = os.environ.get("PLAZA_CHROMIUM", "/usr/bin/chromium")
+SCREENS = Path(__file__).resolve().parents[2] / "var" / "screens"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+PHONE_VIEWPORT = {"width": 390, "height": 780}
+
+NO_BROWSER = (
+    f"BROWSER TESTS SKIPPED: no Chromium at {CHROMIUM}. Install Debian's package "
+    "(`apt-get install chromium`, or `make browser`); Playwright's own browser downloads "
+    "are deliberately not used."
+)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser/" in str(item.fspath):
+            # One xdist worker runs every browser test, so the server and browser start once.
+            item.add_marker(pytest.mark.xdist_group("browser"))
+            item.add_marker(pytest.mark.browser)
+
+
+def pytest_report_header(config):
+    if not os.path.exists(CHROMIUM):
+        return "!!! " + NO_BROWSER
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(NO_BROWSER)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - it is a dev dependency
+        pytest.skip("BROWSER TESTS SKIPPED: the playwright package is not installed")
+    pw = sync_playwright().start()
+    browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+    yield browser
+    browser.close()
+    pw.stop()
+
+
+@pytest.fixture(scope="session")
+def web_server(chromium):
+    servers = start_servers(1)
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture(scope="session")
+def screens():
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    return Screens(SCREENS)
+
+
+class Screens:
+    def __init__(self, root: Path):
+        self.root = root
+        self.count = 0
+
+    def shot(self, page, name: str) -> Path:
+        self.count += 1
+        path = self.root / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())}.png"
+        page.screenshot(path=str(path))
+        return path
+
+
+class Person:
+    """One person in their own browser context (own storage, own socket)."""
+
+    def __init__(self, context, page, phone: str, name: str):
+        self.context = context
+        self.page = page
+        self.phone = phone
+        self.name = name
+        self.user_id: int | None = None
+        self.console_errors: list[str] = []
+
+
+@pytest.fixture
+def people(chromium, web_server):
+    made: list[Person] = []
+
+    def make(phone: str, name: str) -> Person:
+        context = chromium.new_context(viewport=PHONE_VIEWPORT, device_scale_factor=1)
+        context.set_default_timeout(15000)
+        page = context.new_page()
+        person = Person(context, page, phone, name)
+        page.on(
+            "console",
+            lambda m: person.console_errors.append(m.text) if m.type == "error" else None,
+        )
+        page.on("pageerror", lambda e: person.console_errors.append(str(e)))
+        made.append(person)
+        return person
+
+    yield make
+    for p in made:
+        p.context.close()
+
+
+def sign_in(person: Person, server, *, use_dev_banner: bool) -> None:
+    """Log in through the UI: phone, code (from the dev banner or the SMS log), name."""
+    from playwright.sync_api import expect
+
+    page = person.page
+    page.goto(server.url + "/")
+    expect(page.get_by_role("heading", name="Welcome to Plaza")).to_be_visible()
+    page.get_by_label("Phone number").fill(person.phone)
+    page.get_by_role("button", name="Send code").click()
+    if use_dev_banner:
+        expect(page.locator(".debug-code")).to_have_text(re.compile(r"^\d{6}$"))
+        page.get_by_role("button", name="Use it").click()
+    else:
+        page.get_by_label("Code").fill(server.sms_code(person.phone))
+    page.get_by_role("button", name="Sign in").click()
+    # A new account lands on its profile to pick a name.
+    expect(page.get_by_label("Name")).to_be_visible()
+    page.get_by_label("Name").fill(person.name)
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".me-name")).to_have_text(person.name)
+    person.user_id = page.evaluate("JSON.parse(localStorage.getItem('plaza.user')).id")
+
+
+def chromium_present() -> bool:
+    return os.path.exists(CHROMIUM) or bool(shutil.which("chromium"))
