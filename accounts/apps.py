@@ -7,3 +7,6 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from . import privacy, schema  # noqa: F401  (OpenAPI auth extension; own data holders)
+        from .friends import register_privacy
+
+        register_privacy()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -46,6 +47,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     birth_year = models.PositiveSmallIntegerField(null=True, blank=True)
     gender = models.CharField(max_length=8, choices=Gender.choices, blank=True)
     discoverable_by_phone = models.BooleanField(default=False)
+    # SHA-256 hex of the E.164 phone, kept in step with `phone` by save(); contact
+    # discovery looks people up by it. Derived, never edited.
+    phone_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)
     verification_tier = models.PositiveSmallIntegerField(default=1)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
@@ -65,9 +69,28 @@ class User(AbstractBaseUser, PermissionsMixin):
                 name="user_birth_year_sane",
             )
         ]
+        indexes = [
+            models.Index(
+                fields=["phone_hash"],
+                condition=Q(discoverable_by_phone=True),
+                name="user_discoverable_phone_hash",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.phone or f"user {self.pk}"
+
+    def save(self, *args, **kwargs):
+        # A derived column, not a side effect: keep phone_hash equal to sha256(phone).
+        self.phone_hash = phone_sha256(self.phone) if self.phone else None
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "phone" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "phone_hash"}
+        super().save(*args, **kwargs)
+
+
+def phone_sha256(phone: str) -> str:
+    return hashlib.sha256(phone.encode()).hexdigest()
 
 
 class PhoneOTP(models.Model):
@@ -114,3 +137,115 @@ class Device(models.Model):
         if now - self.last_used_at > dt.timedelta(minutes=5):
             self.last_used_at = now
             self.save(update_fields=["last_used_at"])
+
+
+# --- the friend graph ----------------------------------------------------------------
+
+
+class FriendRequest(models.Model):
+    """One person asking another to become contacts, with a short message."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        ACCEPTED = "accepted"
+        DECLINED = "declined"
+        CANCELLED = "cancelled"
+
+    from_user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    to_user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    message = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Sending twice returns the first: at most one open request per direction.
+            models.UniqueConstraint(
+                fields=["from_user", "to_user"],
+                condition=Q(status="pending"),
+                name="friend_request_one_pending_per_pair",
+            ),
+            models.CheckConstraint(
+                condition=~Q(from_user=models.F("to_user")), name="friend_request_not_self"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["to_user", "status", "-id"]),
+            models.Index(fields=["from_user", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_user_id} -> {self.to_user_id} ({self.status})"
+
+
+class Contact(models.Model):
+    """Two symmetric rows per pair (owner → other and other → owner), so "my contacts" is
+    one indexed scan and each side can later keep its own remark. The service writes both
+    rows in one transaction; the unique constraint stops duplicates under races."""
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="contact_rows")
+    other = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "other"], name="contact_unique_pair"),
+            models.CheckConstraint(condition=~Q(owner=models.F("other")), name="contact_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} ~ {self.other_id}"
+
+
+class Block(models.Model):
+    """`blocker` no longer wants to hear from `blocked`. Hides both from each other."""
+
+    blocker = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    blocked = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["blocker", "blocked"], name="block_unique_pair"),
+            models.CheckConstraint(
+                condition=~Q(blocker=models.F("blocked")), name="block_not_self"
+            ),
+        ]
+        indexes = [models.Index(fields=["blocked", "blocker"])]
+
+    def __str__(self) -> str:
+        return f"{self.blocker_id} blocks {self.blocked_id}"
+
+
+class AddMeCode(models.Model):
+    """The current add-me code of a person. The code itself is HMAC(SECRET_KEY, user, nonce)
+    and is never stored: a leaked table cannot be turned into working codes. Resetting
+    draws a new nonce, so the old code stops resolving."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="add_me_code")
+    nonce = models.CharField(max_length=32)
+    code_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"add-me code of {self.user_id}"
+
+
+class DiscoveryCheck(models.Model):
+    """A phone hash this account has already looked up, so re-syncing the same address
+    book costs no quota. Stored as HMAC(SECRET_KEY, hash): the table is not a copy of
+    anyone's address book in the form the client sent it."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    hash_digest = models.CharField(max_length=64)
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "hash_digest"], name="discovery_check_once")
+        ]
+        indexes = [models.Index(fields=["user", "checked_at"])]
+
+    def __str__(self) -> str:
+        return f"discovery check by {self.user_id}"

@@ -266,6 +266,14 @@ WS_AUTH_TIMEOUT_SECONDS = env.float("WS_AUTH_TIMEOUT_SECONDS", default=10.0)
 PRIVACY_MIN_AUDIENCE = env.int("PRIVACY_MIN_AUDIENCE", default=100)
 PRIVACY_EXPORT_RATE = env.str("PRIVACY_EXPORT_RATE", default="5/h")
 
+# --- friend graph, discovery, add-me codes ----------------------------------------------
+FRIEND_REQUEST_DAILY_QUOTA = env.int("FRIEND_REQUEST_DAILY_QUOTA", default=50)
+# New (never before checked by this account) phone hashes per rolling 24 hours.
+CONTACT_DISCOVERY_DAILY_NEW = env.int("CONTACT_DISCOVERY_DAILY_NEW", default=1000)
+CONTACT_DISCOVERY_MAX_BATCH = env.int("CONTACT_DISCOVERY_MAX_BATCH", default=1000)
+CONTACT_DISCOVERY_RATE_PER_IP = env.str("CONTACT_DISCOVERY_RATE_PER_IP", default="30/m,500/d")
+ADD_ME_RESOLVE_RATE = env.str("ADD_ME_RESOLVE_RATE", default="30/m,500/d")
+
 # --- chat -----------------------------------------------------------------------------
 CHAT_GROUP_MAX_MEMBERS = env.int("CHAT_GROUP_MAX_MEMBERS", default=500)
 CHAT_SEND_RATE_BURST = env.int("CHAT_SEND_RATE_BURST", default=20)
