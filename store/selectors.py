@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.files.storage import default_storage
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from .models import Entitlement, Pack, Sticker
 
@@ -66,7 +66,12 @@ def published_packs() -> QuerySet[Pack]:
 
 
 def user_entitlements(*, user_id: int, include_hidden: bool = True) -> QuerySet[Entitlement]:
-    qs = Entitlement.objects.filter(user_id=user_id).select_related("pack", "pack__creator")
+    """A person's packs in the order they arranged (scoped to them: nobody else's)."""
+    qs = Entitlement.objects.filter(user_id=user_id).select_related(
+        "pack", "pack__creator", "purchase", "purchase__buyer"
+    )
     if not include_hidden:
         qs = qs.filter(hidden=False)
-    return qs.order_by("position", "id")
+    return qs.order_by("position", "id").prefetch_related(
+        Prefetch("pack__stickers", queryset=Sticker.objects.order_by("position", "id"))
+    )

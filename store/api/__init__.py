@@ -1,0 +1,1 @@
+"""The store's REST edge: one module per area, one view class per operation."""
