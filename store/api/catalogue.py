@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
@@ -52,7 +51,7 @@ class StorePackListView(APIView):
             OpenApiParameter("limit", int, description="1..100, default 20"),
             OpenApiParameter("If-None-Match", str, location=OpenApiParameter.HEADER),
         ],
-        responses={200: StorePackPage, 304: OpenApiTypes.NONE},
+        responses={200: StorePackPage, 304: OpenApiResponse(description="not modified (If-None-Match)")},
         auth=[],
     )
     def get(self, request):
@@ -66,7 +65,7 @@ class StorePackDetailView(APIView):
     @extend_schema(
         operation_id="store_packs_retrieve",
         parameters=[OpenApiParameter("If-None-Match", str, location=OpenApiParameter.HEADER)],
-        responses={200: StorePackDetail, 304: OpenApiTypes.NONE},
+        responses={200: StorePackDetail, 304: OpenApiResponse(description="not modified (If-None-Match)")},
         auth=[],
     )
     def get(self, request, pack_id: int):
