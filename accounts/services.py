@@ -184,3 +184,34 @@ def profile_update(*, user: User, **changes) -> User:
     if fields:
         user.save(update_fields=fields)
     return user
+
+
+def otp_confirm(*, user: User, code: str) -> None:
+    """Step-up check: `code` must be the newest live code sent to `user`'s phone (e.g. to
+    change a payment PIN without the old one). Consumes the code; wrong tries count and
+    are committed even though the caller gets an error."""
+    if not user.phone:
+        raise OtpExpired()
+    failure: DomainError | None = None
+    with transaction.atomic():
+        otp = (
+            PhoneOTP.objects.select_for_update()
+            .filter(phone=user.phone, used_at__isnull=True)
+            .order_by("-created_at")
+            .first()
+        )
+        now = timezone.now()
+        if otp is None or otp.expires_at <= now or otp.tries_left == 0:
+            raise OtpExpired()
+        if secrets.compare_digest(otp.code_digest, otp_digest(user.phone, str(code))):
+            otp.used_at = now
+            otp.save(update_fields=["used_at"])
+            return
+        otp.tries_left -= 1
+        if otp.tries_left == 0:
+            otp.used_at = now
+            failure = OtpExpired("Too many wrong tries; ask for a new code.", tries_left=0)
+        else:
+            failure = OtpInvalid(tries_left=otp.tries_left)
+        otp.save(update_fields=["tries_left", "used_at"])
+    raise failure

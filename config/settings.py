@@ -283,6 +283,31 @@ PUSH_BACKEND = env.str("PUSH_BACKEND", default="chat.push.LogPushBackend")
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+# The sandbox gateway completes top-ups without Stripe (make run offline). Only with no
+# Stripe key and DEBUG on; production refuses it (payments.gateways).
+PAYMENTS_SANDBOX_GATEWAY = env.bool(
+    "PAYMENTS_SANDBOX_GATEWAY", default=DEBUG and not STRIPE_SECRET_KEY and not PRODUCTION
+)
+if PRODUCTION and PAYMENTS_SANDBOX_GATEWAY:
+    raise ImproperlyConfigured("PAYMENTS_SANDBOX_GATEWAY must be off when PLAZA_ENV=production")
+PAYMENTS_CURRENCIES = env.list("PAYMENTS_CURRENCIES", default=["USD", "EUR", "GBP", "CNY"])
+# Stripe's minimum charge per currency, in minor units.
+PAYMENTS_TOPUP_MIN = {"USD": 50, "EUR": 50, "GBP": 30, "CNY": 400, "JPY": 50, "HKD": 400}
+PAYMENTS_TOPUP_MAX = env.int("PAYMENTS_TOPUP_MAX", default=1_000_000)
+# Sharded hot account (platform revenue): sub-accounts picked at random per entry.
+LEDGER_HOT_ACCOUNT_SHARDS = env.int("LEDGER_HOT_ACCOUNT_SHARDS", default=8)
+PAYMENTS_PIN_MAX_TRIES = 5
+PAYMENTS_PIN_LOCK_SECONDS = env.int("PAYMENTS_PIN_LOCK_SECONDS", default=3 * 3600)
+# Upper bound of the password-free limit a user may opt in to (minor units).
+PAYMENTS_PIN_FREE_MAX = env.int("PAYMENTS_PIN_FREE_MAX", default=20000)
+PAYMENTS_PIN_ARGON2_MEMORY_KIB = (
+    1024 if TESTING else env.int("PAYMENTS_PIN_ARGON2_MEMORY_KIB", default=65536)
+)
+PAYMENTS_PIN_ARGON2_TIME_COST = 1 if TESTING else 2
+# Daily sum a person may send by transfer, per verification tier (minor units, any currency).
+PAYMENTS_TRANSFER_DAILY_LIMITS = {1: 50_000, 2: 500_000, 3: 5_000_000}
+PAYMENTS_TRANSFER_MAX = env.int("PAYMENTS_TRANSFER_MAX", default=5_000_000)
+PAYMENTS_TRANSFER_EXPIRY_SECONDS = env.int("PAYMENTS_TRANSFER_EXPIRY_SECONDS", default=24 * 3600)
 MERCHANT_SECRET_KEYS = env.list("MERCHANT_SECRET_KEYS", default=[])
 if PRODUCTION and not MERCHANT_SECRET_KEYS:
     raise ImproperlyConfigured("PLAZA_ENV=production needs MERCHANT_SECRET_KEYS")

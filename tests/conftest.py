@@ -129,3 +129,37 @@ def auth_client(user):
 @pytest.fixture
 def client_of():
     return client_for
+
+
+# --- money helpers (payments) ---------------------------------------------------------
+
+
+def assert_ledger_balanced() -> None:
+    """Fail the test if the books do not balance (the same proof as `manage.py
+    ledger_check`). Call it at the end of every test that moves money."""
+    from payments.ledger import ledger_check
+
+    problems = ledger_check()
+    assert not problems, "ledger_check failed:\n" + "\n".join(problems)
+
+
+def fund_wallet(user, amount: int, currency: str = "USD") -> None:
+    """Put money into `user`'s wallet through a real service (an operator credit from the
+    platform funding account), so the ledger stays balanced."""
+    from payments.services.funding import operator_credit
+
+    operator_credit(user_id=user.pk, amount=amount, currency=currency, reason="test funding")
+
+
+def set_payment_pin(user, pin: str = "123456") -> str:
+    from payments.services.pin import pin_set
+
+    pin_set(user=user, pin=pin)
+    return pin
+
+
+@pytest.fixture
+def ledger_balanced(db):
+    """Use in a money test: checks `ledger_check` when the test ends."""
+    yield
+    assert_ledger_balanced()

@@ -1,0 +1,620 @@
+"""The ledger's public API. Every movement of money in Plaza goes through here.
+
+    from payments import ledger
+
+    wallet = ledger.user_wallet(user_id=alice.id, currency="USD")
+    fee = ledger.revenue_account(currency="USD")          # a random shard of the hot account
+    ledger.post_entry(
+        kind="store.purchase",
+        postings=[(wallet, -500), (creator, 450), (fee, 50)],
+        idempotency_key=f"purchase:{purchase.id}",
+        reference=f"purchase:{purchase.id}",
+    )
+
+Rules (see docs/LEDGER.md):
+- amounts are signed integers in minor units: negative = debit (money leaves the
+  account), positive = credit; the postings of an entry sum to zero per currency;
+- `post_entry` locks the touched accounts in id order (SELECT ... FOR UPDATE on
+  PostgreSQL), checks that no account that may not go negative would, writes the entry
+  and its postings in bulk and updates the cached balances - four statements in all;
+- an idempotency key makes a post safe to repeat: the same key with the same content
+  returns the first entry; with other content it is a `LedgerConflict`
+  (`entry_exists_with_different_amounts`, ...), as TigerBeetle answers;
+- two-phase holds (`hold_create` / `hold_post` / `hold_void`) reserve money on an account
+  (its `pending_debits`) for pending transfers and escrow.
+
+Call these inside your own `transaction.atomic()` together with the business row they
+pay for; each function is itself atomic (a savepoint when nested).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from config.errors import Conflict, DomainError
+
+from .models import Account, AccountKind, Hold, HoldStatus, JournalEntry, Posting
+from .models.ledger import NEGATIVE_ALLOWED_KINDS
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Account",
+    "AccountKind",
+    "Hold",
+    "InsufficientFunds",
+    "JournalEntry",
+    "LedgerConflict",
+    "LedgerError",
+    "Posting",
+    "account_get",
+    "check_currency",
+    "hold_create",
+    "hold_post",
+    "hold_void",
+    "ledger_check",
+    "owner_account",
+    "post_entry",
+    "retry_on_conflict",
+    "revenue_account",
+    "system_account",
+    "system_balance",
+    "user_wallet",
+]
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+class InsufficientFunds(DomainError):
+    status = 422
+    code = "insufficient_funds"
+    message = "There is not enough money in the wallet."
+
+
+class LedgerConflict(Conflict):
+    """A reused idempotency key with other content, or a hold already resolved."""
+
+    code = "ledger_conflict"
+
+
+class LedgerError(ValueError):
+    """A programming error: an unbalanced entry, a zero amount, mixed currencies."""
+
+
+# --- accounts -------------------------------------------------------------------------
+
+# System accounts by code. "revenue" is hot (a fee on every payment), so it is sharded.
+SYSTEM_CODES: dict[str, str] = {
+    "revenue": AccountKind.PLATFORM_REVENUE,
+    "stripe_clearing": AccountKind.STRIPE_CLEARING,
+    "funding": AccountKind.PLATFORM_FUNDING,
+    "escrow": AccountKind.ESCROW,
+    "suspense": AccountKind.SUSPENSE,
+}
+SHARDED_CODES = frozenset({"revenue"})
+
+
+def check_currency(currency: str) -> str:
+    if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()):
+        raise LedgerError(f"not an ISO-4217 currency code: {currency!r}")
+    return currency.upper()
+
+
+def _get_or_create_account(
+    *, kind: str, currency: str, owner_id: int | None = None, owner_ref: str = ""
+) -> Account:
+    currency = check_currency(currency)
+    lookup: dict[str, Any] = {"kind": kind, "currency": currency}
+    if owner_id is not None:
+        lookup["owner_id"] = owner_id
+    else:
+        lookup.update(owner_id=None, owner_ref=owner_ref)
+    account = Account.objects.filter(**lookup).first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            return Account.objects.create(allow_negative=kind in NEGATIVE_ALLOWED_KINDS, **lookup)
+    except IntegrityError:  # created concurrently
+        return Account.objects.get(**lookup)
+
+
+def user_wallet(*, user_id: int, currency: str) -> Account:
+    """A person's wallet in `currency` (get-or-create). Never negative."""
+    return _get_or_create_account(kind=AccountKind.USER_WALLET, currency=currency, owner_id=user_id)
+
+
+def owner_account(*, kind: str, owner_ref: str, currency: str) -> Account:
+    """An account of a non-person owner, e.g. `owner_account(kind="merchant_settlement",
+    owner_ref="merchant:12", currency="USD")` (get-or-create). A user-owned account of
+    another kind: pass `owner_ref=f"user:{id}"`."""
+    if kind not in AccountKind.values:
+        raise LedgerError(f"unknown account kind {kind!r}")
+    if not owner_ref:
+        raise LedgerError("owner_ref is required")
+    return _get_or_create_account(kind=kind, currency=currency, owner_ref=owner_ref)
+
+
+def _shards() -> int:
+    return max(1, int(getattr(settings, "LEDGER_HOT_ACCOUNT_SHARDS", 8)))
+
+
+def system_account(*, code: str, currency: str, shard: int | None = None) -> Account:
+    """The platform's own account `code` ("revenue", "stripe_clearing", "funding",
+    "escrow", "suspense"). A sharded code without `shard` gets a random shard."""
+    kind = SYSTEM_CODES.get(code)
+    if kind is None:
+        raise LedgerError(f"unknown system account {code!r}")
+    if code in SHARDED_CODES:
+        if shard is None:
+            shard = random.randrange(_shards())
+        ref = f"system:{code}:{shard}"
+    else:
+        ref = f"system:{code}"
+    return _get_or_create_account(kind=kind, currency=currency, owner_ref=ref)
+
+
+def revenue_account(*, currency: str, shard: int | None = None) -> Account:
+    """One shard of the platform revenue account: the hot account every fee goes to.
+    Picking a random shard per entry spreads the row locks (docs/LEDGER.md)."""
+    return system_account(code="revenue", currency=currency, shard=shard)
+
+
+def system_balance(*, code: str, currency: str) -> int:
+    """The balance of a system account summed over all its shards."""
+    kind = SYSTEM_CODES[code]
+    total = Account.objects.filter(
+        kind=kind, currency=check_currency(currency), owner__isnull=True
+    ).filter(Q(owner_ref=f"system:{code}") | Q(owner_ref__startswith=f"system:{code}:"))
+    return total.aggregate(s=Coalesce(Sum("balance"), 0))["s"]
+
+
+def account_get(*, account_id: int) -> Account:
+    return Account.objects.get(pk=account_id)
+
+
+# --- posting --------------------------------------------------------------------------
+
+PostingSpec = tuple[Account | int, int]
+
+
+def _account_id(account: Account | int) -> int:
+    return account if isinstance(account, int) else account.pk
+
+
+def _normalize(postings: Iterable[PostingSpec]) -> dict[int, int]:
+    """Merge postings per account (keeping first-seen order) and validate amounts."""
+    lines: dict[int, int] = {}
+    for account, amount in postings:
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise LedgerError(f"amounts are integers in minor units, not {amount!r}")
+        aid = _account_id(account)
+        lines[aid] = lines.get(aid, 0) + amount
+    lines = {aid: amt for aid, amt in lines.items() if amt != 0}
+    if len(lines) < 2:
+        raise LedgerError("an entry needs at least two accounts with non-zero amounts")
+    return lines
+
+
+def _lock_accounts(ids: Iterable[int]) -> dict[int, Account]:
+    """Lock the accounts in ascending id order, so two entries touching the same accounts
+    always queue instead of deadlocking."""
+    wanted = sorted(set(ids))
+    rows = list(
+        Account.objects.select_for_update()
+        .filter(pk__in=wanted)
+        .order_by("pk")
+        .only("id", "kind", "currency", "allow_negative", "balance", "pending_debits")
+    )
+    if len(rows) != len(wanted):
+        raise LedgerError("unknown account in postings")
+    return {a.pk: a for a in rows}
+
+
+def _insert_entry(*, kind: str, key: str | None, reference: str, metadata: dict) -> int | None:
+    """INSERT the entry; with a key already used, insert nothing and return None. One
+    statement, no savepoint: ON CONFLICT DO NOTHING waits for a concurrent insert of the
+    same key to commit or roll back, so exactly one of two racing posts wins."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    table = JournalEntry._meta.db_table
+    jsonb = "::jsonb" if connection.vendor == "postgresql" else ""
+    conflict = "ON CONFLICT (idempotency_key) DO NOTHING " if key is not None else ""
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} (kind, idempotency_key, reference, metadata, created_at) "  # noqa: S608
+            f"VALUES (%s, %s, %s, %s{jsonb}, %s) {conflict}RETURNING id",
+            [kind, key, reference, json.dumps(metadata, separators=(",", ":")), now],
+        )
+        row = cur.fetchone()
+    return row[0] if row else None
+
+
+def _same_entry_or_conflict(
+    entry: JournalEntry, *, kind: str, lines: dict[int, int], reference: str
+) -> JournalEntry:
+    if entry.kind != kind:
+        raise LedgerConflict(
+            "This idempotency key was used for another kind of entry.",
+            code="entry_exists_with_different_kind",
+        )
+    existing = dict(entry.postings.values_list("account_id", "amount"))
+    if set(existing) != set(lines):
+        raise LedgerConflict(
+            "This idempotency key was used with other accounts.",
+            code="entry_exists_with_different_accounts",
+        )
+    if existing != lines:
+        raise LedgerConflict(
+            "This idempotency key was used with other amounts.",
+            code="entry_exists_with_different_amounts",
+        )
+    if entry.reference != reference:
+        raise LedgerConflict(
+            "This idempotency key was used with another reference.",
+            code="entry_exists_with_different_reference",
+        )
+    return entry
+
+
+def _post(
+    *,
+    kind: str,
+    lines: dict[int, int],
+    idempotency_key: str | None,
+    reference: str,
+    metadata: dict | None,
+    release: dict[int, int] | None = None,
+) -> tuple[JournalEntry, bool]:
+    """Write one entry. Returns (entry, created). Must run inside an atomic block."""
+    metadata = metadata or {}
+    entry_id = _insert_entry(kind=kind, key=idempotency_key, reference=reference, metadata=metadata)
+    if entry_id is None:
+        existing = JournalEntry.objects.get(idempotency_key=idempotency_key)
+        return _same_entry_or_conflict(existing, kind=kind, lines=lines, reference=reference), False
+
+    release = release or {}
+    accounts = _lock_accounts([*lines, *release])
+    per_currency: dict[str, int] = {}
+    for aid, amount in lines.items():
+        cur = accounts[aid].currency
+        per_currency[cur] = per_currency.get(cur, 0) + amount
+    if any(per_currency.values()):
+        raise LedgerError(f"unbalanced entry: {per_currency}")
+
+    now = timezone.now()
+    postings = []
+    for aid in sorted(set(lines) | set(release)):
+        acc = accounts[aid]
+        acc.pending_debits -= release.get(aid, 0)
+        amount = lines.get(aid, 0)
+        acc.balance += amount
+        if amount < 0 and not acc.allow_negative and acc.balance < acc.pending_debits:
+            raise InsufficientFunds(currency=acc.currency)
+    for aid, amount in lines.items():
+        postings.append(
+            Posting(
+                entry_id=entry_id,
+                account_id=aid,
+                amount=amount,
+                currency=accounts[aid].currency,
+                balance_after=accounts[aid].balance,
+                created_at=now,
+            )
+        )
+    Posting.objects.bulk_create(postings)
+    changed = [accounts[aid] for aid in sorted(set(lines) | set(release))]
+    fields = ["balance", "pending_debits"] if release else ["balance"]
+    Account.objects.bulk_update(changed, fields)
+    entry = JournalEntry(
+        id=entry_id,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        reference=reference,
+        metadata=metadata,
+        created_at=now,
+    )
+    entry._locked_accounts = accounts  # type: ignore[attr-defined]  # for callers' pushes
+    return entry, True
+
+
+def post_entry(
+    *,
+    kind: str,
+    postings: Sequence[PostingSpec],
+    idempotency_key: str | None = None,
+    reference: str = "",
+    metadata: dict | None = None,
+) -> JournalEntry:
+    """Post one balanced journal entry and return it.
+
+    `postings` is a list of `(account_or_account_id, signed_amount)`. Raises
+    `InsufficientFunds` when an account that may not go negative would, `LedgerConflict`
+    when `idempotency_key` was used for different content, `LedgerError` for an
+    unbalanced or malformed entry. Accounts passed as objects get their `balance`
+    refreshed to the posted value.
+    """
+    lines = _normalize(postings)
+    with transaction.atomic():
+        entry, created = _post(
+            kind=kind,
+            lines=lines,
+            idempotency_key=idempotency_key,
+            reference=reference,
+            metadata=metadata,
+        )
+    if created:
+        locked = entry._locked_accounts  # type: ignore[attr-defined]
+        for account, _amount in postings:
+            if isinstance(account, Account) and account.pk in locked:
+                account.balance = locked[account.pk].balance
+                account.pending_debits = locked[account.pk].pending_debits
+    return entry
+
+
+# --- two-phase holds ------------------------------------------------------------------
+
+
+def hold_create(
+    *,
+    kind: str,
+    debit: Account | int,
+    credit: Account | int,
+    amount: int,
+    idempotency_key: str | None = None,
+    reference: str = "",
+    metadata: dict | None = None,
+    expires_at=None,
+) -> Hold:
+    """Reserve `amount` on `debit` for a later move to `credit` (a pending transfer).
+
+    The money stays in `debit` but is no longer available there; `hold_post` moves it,
+    `hold_void` gives it back. Same-key-same-content returns the first hold."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise LedgerError("a hold amount is a positive integer")
+    debit_id, credit_id = _account_id(debit), _account_id(credit)
+    if debit_id == credit_id:
+        raise LedgerError("a hold needs two different accounts")
+    with transaction.atomic():
+        if idempotency_key is not None:
+            existing = Hold.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return _same_hold_or_conflict(existing, kind, debit_id, credit_id, amount)
+        accounts = _lock_accounts([debit_id, credit_id])
+        src, dst = accounts[debit_id], accounts[credit_id]
+        if src.currency != dst.currency:
+            raise LedgerError("a hold moves money within one currency")
+        if not src.allow_negative and src.balance - src.pending_debits < amount:
+            raise InsufficientFunds(currency=src.currency)
+        src.pending_debits += amount
+        src.save(update_fields=["pending_debits"])
+        hold = Hold(
+            kind=kind,
+            debit_account_id=debit_id,
+            credit_account_id=credit_id,
+            amount=amount,
+            currency=src.currency,
+            idempotency_key=idempotency_key,
+            reference=reference,
+            metadata=metadata or {},
+            expires_at=expires_at,
+        )
+        if idempotency_key is None:
+            hold.save()
+        else:
+            try:
+                with transaction.atomic():
+                    hold.save()
+            except IntegrityError:
+                # A concurrent create with this key won; our reservation rolls back with
+                # the caller's transaction only if we raise, so undo it explicitly.
+                src.pending_debits -= amount
+                src.save(update_fields=["pending_debits"])
+                existing = Hold.objects.get(idempotency_key=idempotency_key)
+                return _same_hold_or_conflict(existing, kind, debit_id, credit_id, amount)
+    return hold
+
+
+def _same_hold_or_conflict(h: Hold, kind: str, debit_id: int, credit_id: int, amount: int):
+    if h.kind != kind:
+        raise LedgerConflict(code="hold_exists_with_different_kind")
+    if (h.debit_account_id, h.credit_account_id) != (debit_id, credit_id):
+        raise LedgerConflict(code="hold_exists_with_different_accounts")
+    if h.amount != amount:
+        raise LedgerConflict(code="hold_exists_with_different_amounts")
+    return h
+
+
+def _lock_pending_hold(hold: Hold | int) -> Hold:
+    h = Hold.objects.select_for_update().get(pk=_account_id(hold))  # type: ignore[arg-type]
+    if h.status == HoldStatus.POSTED:
+        raise LedgerConflict("This hold was already posted.", code="hold_already_posted")
+    if h.status == HoldStatus.VOIDED:
+        raise LedgerConflict("This hold was already voided.", code="hold_already_voided")
+    return h
+
+
+def hold_post(
+    *,
+    hold: Hold | int,
+    amount: int | None = None,
+    postings: Sequence[PostingSpec] | None = None,
+    kind: str | None = None,
+    metadata: dict | None = None,
+) -> Hold:
+    """Complete a pending hold: move `amount` (default all of it) from its debit to its
+    credit account in one entry and release the reservation (any rest returns).
+
+    `postings` overrides the entry (e.g. split a fee to `revenue_account`); it must take
+    at most the held amount from the debit account. Raises `LedgerConflict`
+    (`hold_already_posted` / `hold_already_voided`) when the hold is not pending."""
+    with transaction.atomic():
+        h = _lock_pending_hold(hold)
+        if postings is None:
+            take = h.amount if amount is None else amount
+            if isinstance(take, bool) or not isinstance(take, int) or not 0 < take <= h.amount:
+                raise LedgerError("a hold posts a positive amount up to what it holds")
+            lines = {h.debit_account_id: -take, h.credit_account_id: take}
+        else:
+            lines = _normalize(postings)
+            if -lines.get(h.debit_account_id, 0) > h.amount:
+                raise LedgerError("the postings take more than the hold reserved")
+        entry, _ = _post(
+            kind=kind or h.kind,
+            lines=lines,
+            idempotency_key=f"hold:{h.pk}:post",
+            reference=h.reference,
+            metadata=metadata if metadata is not None else h.metadata,
+            release={h.debit_account_id: h.amount},
+        )
+        h.status = HoldStatus.POSTED
+        h.posted_entry = entry
+        h.resolved_at = timezone.now()
+        h.save(update_fields=["status", "posted_entry", "resolved_at"])
+    return h
+
+
+def hold_void(*, hold: Hold | int) -> Hold:
+    """Cancel a pending hold: the reserved money is available again on its account."""
+    with transaction.atomic():
+        h = _lock_pending_hold(hold)
+        Account.objects.filter(pk=h.debit_account_id).update(
+            pending_debits=F("pending_debits") - h.amount
+        )
+        h.status = HoldStatus.VOIDED
+        h.resolved_at = timezone.now()
+        h.save(update_fields=["status", "resolved_at"])
+    return h
+
+
+# --- retries --------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+_RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock n/a
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None) or getattr(
+        getattr(cause, "diag", None), "sqlstate", None
+    )
+    if sqlstate in _RETRYABLE_SQLSTATES:
+        return True
+    # SQLite under write contention past its busy timeout.
+    return "database is locked" in str(exc)
+
+
+def retry_on_conflict(fn: Callable[..., T] | None = None, *, attempts: int = 5):
+    """Retry a whole use case on a deadlock or serialization failure so none reaches a
+    client. Only the outermost transaction can retry: nested, it just runs once."""
+
+    def decorate(func: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs) -> T:
+            if connection.in_atomic_block:
+                return func(*args, **kwargs)
+            for attempt in range(attempts):
+                try:
+                    return func(*args, **kwargs)
+                except OperationalError as exc:
+                    if attempt == attempts - 1 or not _is_retryable(exc):
+                        raise
+                    log.warning("retrying %s after %s", func.__name__, exc)
+                    time.sleep(random.uniform(0.001, 0.01 * (attempt + 1)))
+            raise AssertionError("unreachable")
+
+        return wrapper
+
+    return decorate(fn) if fn is not None else decorate
+
+
+# --- audit ----------------------------------------------------------------------------
+
+
+def ledger_check(*, limit: int = 20) -> list[str]:
+    """Prove the books: returns a list of problems (empty when all is well).
+
+    - every currency sums to zero, and so does every entry per currency;
+    - every posting has its account's currency;
+    - every cached balance equals the sum of its postings, and the last posting's
+      running balance equals it;
+    - no account that may not go negative is below zero (after pending debits);
+    - every account's pending_debits equals the sum of its pending holds.
+    """
+    problems: list[str] = []
+    for row in Posting.objects.values("currency").annotate(s=Sum("amount")).exclude(s=0):
+        problems.append(f"currency {row['currency']} sums to {row['s']}, not 0")
+    unbalanced = (
+        Posting.objects.values("entry_id", "currency")
+        .annotate(s=Sum("amount"))
+        .exclude(s=0)
+        .order_by("entry_id")[:limit]
+    )
+    for row in unbalanced:
+        problems.append(f"entry {row['entry_id']} sums to {row['s']} {row['currency']}")
+    for p in Posting.objects.exclude(currency=F("account__currency")).values("id")[:limit]:
+        problems.append(f"posting {p['id']} is not in its account's currency")
+    empty = JournalEntry.objects.filter(postings__isnull=True).values_list("id", flat=True)
+    for eid in empty[:limit]:
+        problems.append(f"entry {eid} has no postings")
+
+    posted = (
+        Posting.objects.filter(account=OuterRef("pk"))
+        .order_by()
+        .values("account")
+        .annotate(s=Sum("amount"))
+        .values("s")
+    )
+    last = Posting.objects.filter(account=OuterRef("pk")).order_by("-id").values("balance_after")
+    pending = (
+        Hold.objects.filter(debit_account=OuterRef("pk"), status=HoldStatus.PENDING)
+        .order_by()
+        .values("debit_account")
+        .annotate(s=Sum("amount"))
+        .values("s")
+    )
+    accounts = Account.objects.annotate(
+        posted=Coalesce(Subquery(posted), 0),
+        last=Coalesce(Subquery(last[:1]), 0),
+        held=Coalesce(Subquery(pending), 0),
+    )
+    for a in accounts.exclude(balance=F("posted")).values("id", "balance", "posted")[:limit]:
+        problems.append(
+            f"account {a['id']} caches balance {a['balance']} but its postings sum to {a['posted']}"
+        )
+    for a in accounts.exclude(balance=F("last")).values("id", "balance", "last")[:limit]:
+        problems.append(
+            f"account {a['id']} balance {a['balance']} != last running balance {a['last']}"
+        )
+    negative = Account.objects.filter(allow_negative=False, balance__lt=F("pending_debits"))
+    for a in negative.values("id", "balance", "pending_debits")[:limit]:
+        problems.append(
+            f"account {a['id']} is negative: balance {a['balance']}, pending {a['pending_debits']}"
+        )
+    for a in accounts.exclude(pending_debits=F("held")).values("id", "pending_debits", "held")[
+        :limit
+    ]:
+        problems.append(
+            f"account {a['id']} has pending_debits {a['pending_debits']} "
+            f"but its pending holds sum to {a['held']}"
+        )
+    bad_holds = Hold.objects.filter(
+        Q(status=HoldStatus.POSTED, posted_entry__isnull=True)
+        | Q(status=HoldStatus.PENDING, resolved_at__isnull=False)
+    ).values_list("id", flat=True)
+    for hid in bad_holds[:limit]:
+        problems.append(f"hold {hid} has an inconsistent status")
+    return problems

@@ -1,0 +1,34 @@
+"""Reads of money, scoped to their owner."""
+
+from __future__ import annotations
+
+from .models import Account, AccountKind
+
+
+def wallet_balances(user_id: int) -> list[dict]:
+    """`[{"currency", "balance", "available", "pending"}]` of a person's wallets.
+    `balance` is posted money; `pending` is promised away by transfers not yet accepted;
+    `available` is what can be spent."""
+    rows = (
+        Account.objects.filter(owner_id=user_id, kind=AccountKind.USER_WALLET)
+        .order_by("currency")
+        .values("currency", "balance", "pending_debits")
+    )
+    return [
+        {
+            "currency": r["currency"],
+            "balance": r["balance"],
+            "available": r["balance"] - r["pending_debits"],
+            "pending": r["pending_debits"],
+        }
+        for r in rows
+    ]
+
+
+def wallet_balance(*, user_id: int, currency: str) -> int:
+    row = (
+        Account.objects.filter(owner_id=user_id, kind=AccountKind.USER_WALLET, currency=currency)
+        .values_list("balance", flat=True)
+        .first()
+    )
+    return row or 0

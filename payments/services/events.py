@@ -1,0 +1,49 @@
+"""`wallet.updated` pushes and the transfer hook registry (for chat, without imports)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from config.realtime import push_to_users
+
+log = logging.getLogger(__name__)
+
+
+def wallet_changed(*, user_ids: Iterable[int], currency: str) -> None:
+    """Tell each person's devices that a wallet balance changed (after commit). The event
+    carries the balances so clients need not refetch."""
+    from ..selectors import wallet_balances  # local: selectors import models only
+
+    for uid in dict.fromkeys(user_ids):
+        push_to_users(
+            [uid],
+            {"type": "wallet.updated", "currency": currency, "balances": wallet_balances(uid)},
+        )
+
+
+# --- transfer listeners ---------------------------------------------------------------
+# chat registers a callback (in its AppConfig.ready) to update a transfer's message when
+# the transfer changes state; payments never imports chat.
+
+TransferListener = Callable[[object, str], None]
+_transfer_listeners: list[TransferListener] = []
+
+
+def on_transfer_change(listener: TransferListener) -> TransferListener:
+    """Register `listener(transfer, event)`; `event` is one of "created", "accepted",
+    "returned", "expired". Called inside the service's transaction (so the listener's
+    writes commit or roll back with the transfer); use on_commit for pushes."""
+    if listener not in _transfer_listeners:
+        _transfer_listeners.append(listener)
+    return listener
+
+
+def remove_transfer_listener(listener: TransferListener) -> None:
+    if listener in _transfer_listeners:
+        _transfer_listeners.remove(listener)
+
+
+def transfer_changed(transfer, event: str) -> None:
+    for listener in list(_transfer_listeners):
+        listener(transfer, event)
