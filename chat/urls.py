@@ -1,3 +1,7 @@
-"""Chat's REST routes: one urls module per area under chat/api/, included here."""
+"""Chat's REST routes: one urls module per area, included here (add yours to the list)."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns: list = [
+    path("", include("chat.api.urls")),
+]

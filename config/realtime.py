@@ -28,33 +28,39 @@ def push_to_user(user_id: int, event: dict) -> None:
     push_to_users([user_id], event)
 
 
-def push_to_users(user_ids: Iterable[int], event: dict) -> None:
-    """Send `event` to every device of every user, after commit."""
+def push_to_users(user_ids: Iterable[int], event: dict, *, skip_channel: str | None = None) -> None:
+    """Send `event` to every device of every user, after commit. `skip_channel` names one
+    socket that must not get it (the sender's own socket, which gets an ack instead)."""
     ids = list(dict.fromkeys(user_ids))
     if not ids:
         return
-    transaction.on_commit(lambda: publish_now(ids, event))
+    transaction.on_commit(lambda: publish_now(ids, event, skip_channel=skip_channel))
 
 
-def publish_now(user_ids: list[int], event: dict) -> None:
+def publish_now(user_ids: list[int], event: dict, *, skip_channel: str | None = None) -> None:
     """Publish immediately (the caller is already past commit)."""
     try:
-        _run(user_ids, event)
+        _run(user_ids, event, skip_channel)
     except Exception:  # delivery is best effort; sync is the source of truth
         log.exception("realtime publish failed for %d users", len(user_ids))
 
 
-async def apublish(user_ids: list[int], event: dict) -> None:
-    await _publish(user_ids, event)
+async def apublish(user_ids: list[int], event: dict, *, skip_channel: str | None = None) -> None:
+    await _publish(user_ids, event, skip_channel)
 
 
-async def _publish(user_ids: list[int], event: dict) -> None:
+async def _publish(user_ids: list[int], event: dict, skip_channel: str | None = None) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": "push", "event": event}
-    for uid in user_ids:
-        await layer.group_send(user_group(uid), message)
+    message: dict = {"type": "push", "event": event}
+    if skip_channel:
+        message["skip"] = skip_channel
+    if len(user_ids) == 1:
+        await layer.group_send(user_group(user_ids[0]), message)
+        return
+    # Fan out concurrently: a 500-member group is 500 publishes, not 500 round trips.
+    await asyncio.gather(*(layer.group_send(user_group(uid), message) for uid in user_ids))
 
 
 def _in_event_loop() -> bool:
@@ -82,17 +88,19 @@ def _background_loop() -> asyncio.AbstractEventLoop:
         return _bg_loop
 
 
-def _run(user_ids: list[int], event: dict) -> None:
+def _run(user_ids: list[int], event: dict, skip_channel: str | None = None) -> None:
     if _in_event_loop():
         # Called from async code without an await (rare): schedule, don't block the loop.
-        asyncio.get_running_loop().create_task(_publish(user_ids, event))
+        asyncio.get_running_loop().create_task(_publish(user_ids, event, skip_channel))
         return
     from django.conf import settings
 
     if "InMemory" in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
         # The in-memory layer lives in this process; async_to_sync reuses the server's
         # loop when called from a sync view running under ASGI.
-        async_to_sync(_publish)(user_ids, event)
+        async_to_sync(_publish)(user_ids, event, skip_channel)
         return
-    future = asyncio.run_coroutine_threadsafe(_publish(user_ids, event), _background_loop())
+    future = asyncio.run_coroutine_threadsafe(
+        _publish(user_ids, event, skip_channel), _background_loop()
+    )
     future.result(timeout=5)

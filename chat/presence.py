@@ -1,0 +1,62 @@
+"""Who is online: a connection counter per person in the shared cache (Redis in
+production), so every server process sees the same answer.
+
+A person is online while the counter is above zero. A crashed process cannot decrement
+its sockets' counts, so each counter expires PRESENCE_TTL seconds after its last change;
+a live socket refreshes it (`touch`) on its pings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.cache import cache
+
+PRESENCE_TTL = 6 * 3600
+
+
+def _key(user_id: int) -> str:
+    return f"chat:online:{user_id}"
+
+
+def connected(user_id: int) -> int:
+    """A socket of `user_id` authenticated; returns the number of live sockets."""
+    key = _key(user_id)
+    if cache.add(key, 1, timeout=PRESENCE_TTL):
+        return 1
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=PRESENCE_TTL)
+        return 1
+    cache.touch(key, PRESENCE_TTL)
+    return count
+
+
+def disconnected(user_id: int) -> int:
+    """A socket closed; returns the number still open (0 means offline now)."""
+    key = _key(user_id)
+    try:
+        count = cache.decr(key)
+    except ValueError:
+        return 0
+    if count <= 0:
+        cache.delete(key)
+        return 0
+    return count
+
+
+def touch(user_id: int) -> None:
+    cache.touch(_key(user_id), PRESENCE_TTL)
+
+
+def online_users(user_ids: Iterable[int]) -> set[int]:
+    ids = list(user_ids)
+    if not ids:
+        return set()
+    found = cache.get_many([_key(u) for u in ids])
+    return {u for u in ids if (found.get(_key(u)) or 0) > 0}
+
+
+def is_online(user_id: int) -> bool:
+    return bool(online_users([user_id]))

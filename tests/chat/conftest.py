@@ -1,0 +1,20 @@
+import pytest
+
+from config import realtime
+
+
+@pytest.fixture
+def pushed(monkeypatch):
+    """Every event published to people's sockets, as (user_ids, event, skip_channel).
+    Captures at the transport boundary (after commit), not inside chat's code."""
+    sent: list[tuple[list[int], dict, str | None]] = []
+
+    def capture(user_ids, event, *, skip_channel=None):
+        sent.append((list(user_ids), event, skip_channel))
+
+    monkeypatch.setattr(realtime, "publish_now", capture)
+    return sent
+
+
+def of_type(pushed, type_):
+    return [(ids, ev) for ids, ev, _skip in pushed if ev["type"] == type_]
