@@ -3,3 +3,23 @@ from django.apps import AppConfig
 
 class PaymentsConfig(AppConfig):
     name = "payments"
+
+    def ready(self):
+        from django.conf import settings
+
+        from . import merchant_admin, merchant_tasks  # noqa: F401  (admin screens, Celery tasks)
+        from .api import merchant_auth  # noqa: F401  (OpenAPI scheme for signed requests)
+
+        settings.CELERY_BEAT_SCHEDULE.update(
+            {
+                "payments-webhooks-retry-due": {
+                    "task": "payments.webhooks_retry_due",
+                    "schedule": 10.0,
+                },
+                "payments-orders-expire": {"task": "payments.orders_expire", "schedule": 30.0},
+                "payments-pay-codes-prune": {
+                    "task": "payments.pay_codes_prune",
+                    "schedule": 3600.0,
+                },
+            }
+        )

@@ -1,3 +1,7 @@
 """Payments' REST routes: one urls module per area under payments/api/, included here."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns: list = [
+    path("", include("payments.checkout_urls")),  # merchant checkout (buyer side)
+]

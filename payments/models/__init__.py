@@ -1,4 +1,5 @@
 # One module per area; import each here so Django finds the models.
+from .checkout import Order, PayCode, Refund  # noqa: F401  (merchant checkout)
 from .idempotency import IdempotencyRecord  # noqa: F401
 from .ledger import (  # noqa: F401
     Account,
@@ -8,4 +9,6 @@ from .ledger import (  # noqa: F401
     JournalEntry,
     Posting,
 )
+from .merchants import Merchant, MerchantApiKey  # noqa: F401  (merchant checkout)
 from .pin import PaymentPin  # noqa: F401
+from .webhooks import WebhookAttempt, WebhookDelivery  # noqa: F401  (merchant checkout)

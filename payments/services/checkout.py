@@ -1,0 +1,353 @@
+"""Merchant checkout: the buyer pays an order (dynamic QR), a till (static QR, the buyer
+types the amount) or is charged through a pay code; the merchant refunds.
+
+One payment is ONE journal entry: the buyer's wallet -(amount - discount), the merchant's
+settlement account +(amount - fee), a platform revenue shard +fee, plus whatever order
+adjusters (payments.hooks) add - all in the transaction that marks the order paid. The
+fee is `fee_for()` (rate x amount rounded half up). A refund of r returns the fee pro
+rata: after refunds totalling R the fee returned is round_half_up(fee x R / amount), so
+partial refunds never drift and a full refund returns exactly the fee; the merchant gives
+back r minus its share of the fee; adjuster postings are reversed by the same rule; the
+buyer receives the rest (r when there was no discount).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.errors import Conflict, DomainError, InvalidInput, NotFound
+from config.realtime import push_to_user
+
+from .. import hooks, ledger
+from ..models import Merchant, Order, PayCode, Refund
+from .orders import (
+    DEFAULT_TTL,
+    PAID_STATES,
+    _check_amount,
+    adjustments_for,
+    effective_status,
+    fee_for,
+)
+from .pin import payment_authorize
+from .webhooks import webhook_enqueue
+
+
+class OrderNotPayable(DomainError):
+    code = "order_not_payable"
+
+
+def merchant_account(merchant: Merchant, currency: str):
+    return ledger.owner_account(
+        kind="merchant_settlement", owner_ref=f"merchant:{merchant.id}", currency=currency
+    )
+
+
+def _round_half_up(numerator: int, denominator: int) -> int:
+    """round(numerator / denominator), halves away from zero (sign-symmetric)."""
+    sign = -1 if numerator < 0 else 1
+    return sign * ((2 * abs(numerator) + denominator) // (2 * denominator))
+
+
+def pro_rata(value: int, *, before: int, after: int, total: int) -> int:
+    """The share of `value` that a refund moving the refunded total from `before` to
+    `after` (out of `total`) takes back, by cumulative rounding."""
+    return _round_half_up(value * after, total) - _round_half_up(value * before, total)
+
+
+def _check_payable(order: Order, payer) -> bool:
+    """True when `payer` already paid it (a retry); raise when it cannot be paid."""
+    if order.status in PAID_STATES:
+        if order.payer_id == payer.id:
+            return True
+        raise Conflict("This order was already paid.", code="order_already_paid")
+    status = effective_status(order)
+    if status == Order.Status.CLOSED:
+        raise OrderNotPayable("The merchant closed this order.", code="order_closed")
+    if status == Order.Status.EXPIRED:
+        raise OrderNotPayable("This order has expired.", code="order_expired")
+    if order.merchant.status != Merchant.Status.ACTIVE:
+        raise OrderNotPayable("This merchant cannot take payments now.", code="merchant_inactive")
+    return False
+
+
+def _settle(order: Order, payer) -> Order:
+    """Post the payment entry and mark the order paid. Caller holds the order row lock."""
+    merchant = order.merchant
+    applied = adjustments_for(order, payer, commit=True)
+    discount = sum(a.buyer_discount for a in applied)
+    fee = fee_for(amount=order.amount, fee_bps=merchant.fee_bps)
+    wallet = ledger.user_wallet(user_id=payer.id, currency=order.currency)
+    revenue = ledger.revenue_account(currency=order.currency)
+    extra = [
+        (a.source, ledger.account_get(account_id=acc) if isinstance(acc, int) else acc, amount)
+        for a in applied
+        for acc, amount in a.postings
+        if amount
+    ]
+    postings = [
+        (wallet, -(order.amount - discount)),
+        (merchant_account(merchant, order.currency), order.amount - fee),
+        (revenue, fee),
+        *[(acc, amount) for _src, acc, amount in extra],
+    ]
+    entry = ledger.post_entry(
+        kind="merchant.payment",
+        postings=[(acc, amount) for acc, amount in postings if amount],
+        idempotency_key=f"order:{order.id}:pay",
+        reference=f"order:{order.id}",
+        metadata={"merchant_id": merchant.id, "out_trade_no": order.out_trade_no},
+    )
+    order.status = Order.Status.PAID
+    order.payer = payer
+    order.paid_at = timezone.now()
+    order.fee = fee
+    order.discount = discount
+    order.buyer_paid = order.amount - discount
+    order.entry_id = entry.id
+    # Kept to reverse pro rata on refunds: every posting besides buyer and merchant.
+    order.adjustments = [
+        {"source": src, "account_id": acc.pk, "amount": amount} for src, acc, amount in extra
+    ] + ([{"source": "fee", "account_id": revenue.pk, "amount": fee}] if fee else [])
+    order.save(
+        update_fields=[
+            "status",
+            "payer",
+            "paid_at",
+            "fee",
+            "discount",
+            "buyer_paid",
+            "entry_id",
+            "adjustments",
+        ]
+    )
+    for listener in hooks.payment_listeners():
+        listener(order, applied)
+    webhook_enqueue(order=order, event="order.paid")
+    push_to_user(
+        payer.id,
+        {"type": "wallet.updated", "currency": order.currency, "balance": wallet.balance},
+    )
+    return order
+
+
+def _lock_order(**lookup) -> Order | None:
+    return (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("merchant")
+        .filter(**lookup)
+        .first()
+    )
+
+
+def order_pay(*, token: str, payer, pin: str | None = None) -> Order:
+    """The buyer pays a pending order. Paying it again answers with the paid order and
+    charges nothing; a closed or expired order is a 422; someone else's payment a 409."""
+    order = Order.objects.select_related("merchant").filter(token=token).first()
+    if order is None or order.kind != Order.Kind.QR:
+        raise NotFound("No such order.")
+    if _check_payable(order, payer):
+        return order
+    payment_authorize(user=payer, amount=order.amount, currency=order.currency, pin=pin)
+    with transaction.atomic():
+        order = _lock_order(id=order.id)
+        if _check_payable(order, payer):
+            return order
+        return _settle(order, payer)
+
+
+def till_pay(
+    *,
+    till_token: str,
+    payer,
+    amount: int,
+    pin: str | None = None,
+    client_key: str | None = None,
+    description: str = "",
+) -> tuple[Order, bool]:
+    """Pay a merchant's static till QR: an order is created and paid at once. With the
+    same `client_key` (the Idempotency-Key) a retry returns the first payment."""
+    _check_amount(amount)
+    merchant = Merchant.objects.filter(till_token=till_token).first()
+    if merchant is None:
+        raise NotFound("No such merchant.")
+    if merchant.status != Merchant.Status.ACTIVE:
+        raise OrderNotPayable("This merchant cannot take payments now.", code="merchant_inactive")
+    out_trade_no = "till-" + (
+        hashlib.sha256(f"{payer.id}:{client_key}".encode()).hexdigest()[:40]
+        if client_key
+        else f"{payer.id}-{timezone.now().timestamp():.6f}"
+    )
+    existing = Order.objects.filter(merchant=merchant, out_trade_no=out_trade_no).first()
+    if existing is not None:
+        return _same_till_order(existing, payer, amount), False
+    payment_authorize(user=payer, amount=amount, currency=merchant.currency, pin=pin)
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                merchant=merchant,
+                out_trade_no=out_trade_no,
+                kind=Order.Kind.TILL,
+                amount=amount,
+                currency=merchant.currency,
+                description=description,
+                token=_till_order_token(),
+                expires_at=timezone.now() + DEFAULT_TTL,
+            )
+            order.merchant = merchant
+            return _settle(order, payer), True
+    except IntegrityError:
+        existing = Order.objects.get(merchant=merchant, out_trade_no=out_trade_no)
+        return _same_till_order(existing, payer, amount), False
+
+
+def _till_order_token() -> str:
+    from .orders import new_order_token
+
+    return new_order_token()
+
+
+def _same_till_order(order: Order, payer, amount: int) -> Order:
+    if order.payer_id != payer.id or order.amount != amount:
+        raise Conflict(
+            "This Idempotency-Key was already used for another payment.",
+            code="idempotency_key_reused",
+        )
+    return order
+
+
+def pay_code_charge(
+    *, merchant: Merchant, pay_code: str, amount: int, out_trade_no: str
+) -> tuple[Order, bool]:
+    """The merchant's scanner charges a buyer's pay code. Idempotent on out_trade_no: a
+    retry answers with the first charge (the code is single-use)."""
+    _check_amount(amount)
+    existing = Order.objects.filter(merchant=merchant, out_trade_no=out_trade_no).first()
+    if existing is not None:
+        return _same_charge(existing, amount), False
+    if not (isinstance(pay_code, str) and len(pay_code) == 18 and pay_code.isdigit()):
+        raise InvalidInput("A pay code is 18 digits.", fields={"pay_code": ["18 digits."]})
+    from .paycodes import pay_code_consume
+
+    try:
+        with transaction.atomic():
+            payer = pay_code_consume(code=pay_code)
+            payment_authorize(user=payer, amount=amount, currency=merchant.currency, pin=None)
+            order = Order.objects.create(
+                merchant=merchant,
+                out_trade_no=out_trade_no,
+                kind=Order.Kind.PAY_CODE,
+                amount=amount,
+                currency=merchant.currency,
+                token=_till_order_token(),
+                expires_at=timezone.now() + DEFAULT_TTL,
+            )
+            order.merchant = merchant
+            PayCode.objects.filter(code_digest=_digest(pay_code)).update(order=order)
+            return _settle(order, payer), True
+    except IntegrityError:
+        existing = Order.objects.get(merchant=merchant, out_trade_no=out_trade_no)
+        return _same_charge(existing, amount), False
+
+
+def _digest(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def _same_charge(order: Order, amount: int) -> Order:
+    if order.kind != Order.Kind.PAY_CODE or order.amount != amount:
+        raise Conflict(
+            "This out_trade_no was already used for another order.",
+            code="out_trade_no_reused",
+            order_id=order.id,
+        )
+    return order
+
+
+def order_refund(
+    *, merchant: Merchant, order_id: int, amount: int, out_refund_no: str
+) -> tuple[Refund, bool]:
+    """Refund part or all of a paid order; repeated refunds up to the amount paid.
+    Idempotent on out_refund_no (same order and amount answers the first refund)."""
+    _check_amount(amount)
+    existing = Refund.objects.filter(merchant=merchant, out_refund_no=out_refund_no).first()
+    if existing is not None:
+        return _same_refund(existing, order_id, amount), False
+    try:
+        with transaction.atomic():
+            order = _lock_order(id=order_id, merchant=merchant)
+            if order is None:
+                raise NotFound("No such order.")
+            if order.status not in PAID_STATES:
+                raise DomainError("Only a paid order can be refunded.", code="order_not_paid")
+            if amount > order.amount - order.refunded_amount:
+                raise DomainError(
+                    "The refunds would exceed what was paid.",
+                    code="refund_exceeds_paid",
+                    refundable=order.amount - order.refunded_amount,
+                )
+            refund = _refund_locked(order, amount=amount, out_refund_no=out_refund_no)
+            return refund, True
+    except IntegrityError:
+        existing = Refund.objects.get(merchant=merchant, out_refund_no=out_refund_no)
+        return _same_refund(existing, order_id, amount), False
+
+
+def _refund_locked(order: Order, *, amount: int, out_refund_no: str) -> Refund:
+    before, after = order.refunded_amount, order.refunded_amount + amount
+    reversals: list[tuple[int, int]] = []
+    fee_returned = 0
+    for line in order.adjustments:
+        share = pro_rata(line["amount"], before=before, after=after, total=order.amount)
+        if line["source"] == "fee":
+            fee_returned = share
+        if share:
+            reversals.append((line["account_id"], -share))
+    merchant_back = amount - fee_returned
+    # The buyer gets whatever balances the entry: `amount` less the discount's share.
+    buyer_gets = merchant_back - sum(a for _acc, a in reversals)
+    refund = Refund.objects.create(
+        merchant=order.merchant,
+        order=order,
+        out_refund_no=out_refund_no,
+        amount=amount,
+        fee_returned=fee_returned,
+        buyer_received=buyer_gets,
+    )
+    wallet = ledger.user_wallet(user_id=order.payer_id, currency=order.currency)
+    postings = [
+        (merchant_account(order.merchant, order.currency), -merchant_back),
+        (wallet, buyer_gets),
+        *reversals,
+    ]
+    entry = ledger.post_entry(
+        kind="merchant.refund",
+        postings=[(acc, a) for acc, a in postings if a],
+        idempotency_key=f"refund:{refund.id}",
+        reference=f"order:{order.id}",
+        metadata={"merchant_id": order.merchant_id, "out_refund_no": out_refund_no},
+    )
+    refund.entry_id = entry.id
+    refund.save(update_fields=["entry_id"])
+    order.refunded_amount = after
+    order.status = (
+        Order.Status.REFUNDED if after == order.amount else Order.Status.PARTIALLY_REFUNDED
+    )
+    order.save(update_fields=["refunded_amount", "status"])
+    webhook_enqueue(order=order, event="order.refunded")
+    push_to_user(
+        order.payer_id,
+        {"type": "wallet.updated", "currency": order.currency, "balance": wallet.balance},
+    )
+    return refund
+
+
+def _same_refund(refund: Refund, order_id: int, amount: int) -> Refund:
+    if refund.order_id != order_id or refund.amount != amount:
+        raise Conflict(
+            "This out_refund_no was already used for another refund.",
+            code="out_refund_no_reused",
+        )
+    return refund

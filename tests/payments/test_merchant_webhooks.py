@@ -1,0 +1,172 @@
+"""Webhooks: signed POSTs to a real local receiver, retries with backoff, the delivery log,
+re-send, and the SSRF guard."""
+
+import datetime as dt
+import json
+
+import pytest
+from django.utils import timezone
+
+from payments.models import WebhookDelivery
+from payments.services import webhooks
+from payments.services.orders import order_close
+
+from .merchant_kit import Receiver, SignedClient, create_order, make_merchant
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def test_retry_schedule_is_exponential_and_spans_24_hours():
+    assert [webhooks.retry_delay(n) for n in range(1, 6)] == [15, 30, 60, 120, 240]
+    assert webhooks.retry_delay(20) == 4 * 3600
+    offsets = webhooks.retry_schedule()
+    assert offsets[:4] == [0, 15, 45, 105]
+    assert offsets[-1] <= 24 * 3600 < offsets[-1] + 4 * 3600
+    assert len(offsets) == 15  # the first POST and 14 retries
+
+
+def test_close_sends_a_signed_order_closed_webhook(receiver):
+    merchant, key = make_merchant()
+    client = SignedClient(key)
+    order_id = create_order(client, notify_url=receiver.url).json()["order_id"]
+    client.post(f"/api/merchant/v1/orders/{order_id}/close")
+    assert len(receiver.requests) == 1
+    request = receiver.requests[0]
+    assert request["path"] == "/plaza/notify?m=7"
+    assert receiver.verify(request, key.secret)
+    event = json.loads(request["body"])
+    assert event["event"] == "order.closed" and event["id"].startswith("evt_")
+    assert event["data"]["order_id"] == order_id and event["data"]["status"] == "closed"
+    log = client.get(f"/api/merchant/v1/orders/{order_id}/webhooks").json()["results"]
+    assert log[0]["status"] == "delivered" and log[0]["attempts"] == 1
+    assert log[0]["log"][0]["status_code"] == 200
+
+
+def test_merchant_default_notify_url_is_used(receiver):
+    merchant, key = make_merchant(notify_url=receiver.url)
+    client = SignedClient(key)
+    order_id = create_order(client).json()["order_id"]
+    client.post(f"/api/merchant/v1/orders/{order_id}/close")
+    assert [e["event"] for e in receiver.events()] == ["order.closed"]
+
+
+def test_failures_are_retried_with_backoff_then_given_up_after_24h(receiver):
+    receiver.status = 500
+    merchant, key = make_merchant(notify_url=receiver.url)
+    client = SignedClient(key)
+    order_id = create_order(client).json()["order_id"]
+    order_close(merchant=merchant, order_id=order_id)
+    delivery = WebhookDelivery.objects.get(order_id=order_id)
+    assert delivery.status == "pending" and delivery.attempts == 1
+    assert delivery.last_status_code == 500
+    first_retry = delivery.next_attempt_at
+    assert 14 <= (first_retry - delivery.created_at).total_seconds() <= 16
+    # Not due yet: nothing happens.
+    assert webhooks.webhooks_due(now=first_retry - dt.timedelta(seconds=1)) == []
+    # Walk the clock through the whole schedule.
+    clock = first_retry
+    for _ in range(40):
+        due = webhooks.webhooks_due(now=clock)
+        if not due:
+            break
+        webhooks.webhook_attempt(delivery_id=due[0], now=clock)
+        delivery.refresh_from_db()
+        if delivery.status != "pending":
+            break
+        clock = delivery.next_attempt_at
+    assert delivery.status == "failed"
+    assert delivery.attempts == len(webhooks.retry_schedule())
+    assert len(receiver.requests) == delivery.attempts
+    # The merchant reads every attempt, and can send it again once it is fixed.
+    log = client.get(f"/api/merchant/v1/orders/{order_id}/webhooks").json()["results"]
+    assert len(log[0]["log"]) == delivery.attempts and log[0]["status"] == "failed"
+    receiver.status = 204
+    r = client.post(f"/api/merchant/v1/orders/{order_id}/webhooks/{delivery.id}/resend")
+    assert r.status_code == 202 and r.json()["status"] == "delivered"
+    assert receiver.events()[-1]["id"] == receiver.events()[0]["id"]  # same event id
+
+
+def test_a_retry_that_succeeds_stops_the_schedule(receiver):
+    receiver.status = 503
+    merchant, key = make_merchant(notify_url=receiver.url)
+    order_id = create_order(SignedClient(key)).json()["order_id"]
+    order_close(merchant=merchant, order_id=order_id)
+    delivery = WebhookDelivery.objects.get(order_id=order_id)
+    receiver.status = 200
+    assert webhooks.webhook_attempt(delivery_id=delivery.id, now=delivery.next_attempt_at) == (
+        "delivered"
+    )
+    assert webhooks.webhooks_due(now=timezone.now() + dt.timedelta(days=2)) == []
+
+
+def test_an_unreachable_receiver_is_logged_not_raised():
+    merchant, key = make_merchant(notify_url="http://127.0.0.1:9/nothing-listens")
+    order_id = create_order(SignedClient(key)).json()["order_id"]
+    order_close(merchant=merchant, order_id=order_id)
+    delivery = WebhookDelivery.objects.get(order_id=order_id)
+    assert delivery.status == "pending" and delivery.last_status_code is None
+    assert "ConnectError" in delivery.last_error
+
+
+def test_resend_of_someone_elses_delivery_is_404(receiver):
+    merchant, key = make_merchant(notify_url=receiver.url)
+    order_id = create_order(SignedClient(key)).json()["order_id"]
+    order_close(merchant=merchant, order_id=order_id)
+    delivery = WebhookDelivery.objects.get(order_id=order_id)
+    _other, other_key = make_merchant(name="Other")
+    r = SignedClient(other_key).post(
+        f"/api/merchant/v1/orders/{order_id}/webhooks/{delivery.id}/resend"
+    )
+    assert r.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com/hook",  # not https
+        "https://127.0.0.1/hook",
+        "https://10.1.2.3/hook",
+        "https://192.168.0.10/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hook",
+        "https://[::ffff:127.0.0.1]/hook",
+        "https://localhost/hook",
+        "https://user:pw@example.com/hook",
+    ],
+)
+def test_production_refuses_private_and_plain_http_notify_urls(settings, url):
+    settings.MERCHANT_WEBHOOK_REQUIRE_HTTPS = True
+    settings.MERCHANT_WEBHOOK_ALLOW_PRIVATE = False
+    _m, key = make_merchant()
+    r = create_order(SignedClient(key), notify_url=url)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_notify_url"
+
+
+@pytest.mark.parametrize("url", ["https://localhost./hook", "https://127.1/hook"])
+def test_production_checks_dns_before_each_post(settings, url):
+    settings.MERCHANT_WEBHOOK_REQUIRE_HTTPS = True
+    settings.MERCHANT_WEBHOOK_ALLOW_PRIVATE = False
+    merchant, key = make_merchant()
+    # Names that pass the quick check but resolve to loopback are refused at send time.
+    r = create_order(SignedClient(key), notify_url=url)
+    assert r.status_code == 201, r.content
+    order_id = r.json()["order_id"]
+    order_close(merchant=merchant, order_id=order_id)
+    delivery = WebhookDelivery.objects.get(order_id=order_id)
+    assert delivery.attempts == 1 and delivery.last_status_code is None
+    assert "public address" in delivery.last_error
+
+
+def test_public_https_urls_are_accepted(settings):
+    settings.MERCHANT_WEBHOOK_REQUIRE_HTTPS = True
+    settings.MERCHANT_WEBHOOK_ALLOW_PRIVATE = False
+    _m, key = make_merchant()
+    r = create_order(SignedClient(key), notify_url="https://hooks.example.com/plaza")
+    assert r.status_code == 201
