@@ -19,10 +19,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import Conflict, DomainError, InvalidInput, NotFound
-from config.realtime import push_to_user
 
 from .. import hooks, ledger
 from ..models import Merchant, Order, PayCode, Refund
+from .events import wallet_changed
 from .orders import (
     DEFAULT_TTL,
     PAID_STATES,
@@ -126,10 +126,7 @@ def _settle(order: Order, payer) -> Order:
     for listener in hooks.payment_listeners():
         listener(order, applied)
     webhook_enqueue(order=order, event="order.paid")
-    push_to_user(
-        payer.id,
-        {"type": "wallet.updated", "currency": order.currency, "balance": wallet.balance},
-    )
+    wallet_changed(user_ids=[payer.id], currency=order.currency)
     return order
 
 
@@ -337,10 +334,7 @@ def _refund_locked(order: Order, *, amount: int, out_refund_no: str) -> Refund:
     )
     order.save(update_fields=["refunded_amount", "status"])
     webhook_enqueue(order=order, event="order.refunded")
-    push_to_user(
-        order.payer_id,
-        {"type": "wallet.updated", "currency": order.currency, "balance": wallet.balance},
-    )
+    wallet_changed(user_ids=[order.payer_id], currency=order.currency)
     return refund
 
 

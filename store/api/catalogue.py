@@ -51,7 +51,10 @@ class StorePackListView(APIView):
             OpenApiParameter("limit", int, description="1..100, default 20"),
             OpenApiParameter("If-None-Match", str, location=OpenApiParameter.HEADER),
         ],
-        responses={200: StorePackPage, 304: OpenApiResponse(description="not modified (If-None-Match)")},
+        responses={
+            200: StorePackPage,
+            304: OpenApiResponse(description="not modified (If-None-Match)"),
+        },
         auth=[],
     )
     def get(self, request):
@@ -65,7 +68,10 @@ class StorePackDetailView(APIView):
     @extend_schema(
         operation_id="store_packs_retrieve",
         parameters=[OpenApiParameter("If-None-Match", str, location=OpenApiParameter.HEADER)],
-        responses={200: StorePackDetail, 304: OpenApiResponse(description="not modified (If-None-Match)")},
+        responses={
+            200: StorePackDetail,
+            304: OpenApiResponse(description="not modified (If-None-Match)"),
+        },
         auth=[],
     )
     def get(self, request, pack_id: int):
