@@ -3,3 +3,13 @@ from django.apps import AppConfig
 
 class StoreConfig(AppConfig):
     name = "store"
+    verbose_name = "Sticker store"
+
+    def ready(self):
+        from accounts import privacy
+
+        from . import privacy as store_privacy
+
+        privacy.register(
+            "stickers", export=store_privacy.export_user, erase=store_privacy.erase_user, order=300
+        )
