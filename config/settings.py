@@ -316,6 +316,35 @@ if PRODUCTION and not MERCHANT_SECRET_KEYS:
 MERCHANT_WEBHOOK_REQUIRE_HTTPS = env.bool("MERCHANT_WEBHOOK_REQUIRE_HTTPS", default=PRODUCTION)
 MERCHANT_WEBHOOK_ALLOW_PRIVATE = env.bool("MERCHANT_WEBHOOK_ALLOW_PRIVATE", default=not PRODUCTION)
 
+# --- store ----------------------------------------------------------------------------
+# Catalogue pages and pack details are cached as rendered bytes per catalogue version;
+# this is how long a page may lag behind popularity counts (any other change is at once).
+STORE_CATALOGUE_CACHE_SECONDS = env.int("STORE_CATALOGUE_CACHE_SECONDS", default=30)
+STORE_PURCHASE_RATE = env.str("STORE_PURCHASE_RATE", default="10/s,300/h")
+STORE_PACK_MIN_STICKERS = env.int("STORE_PACK_MIN_STICKERS", default=1)
+# Sticker files go through Django's storage API. Default: local disk under MEDIA_ROOT.
+# S3-compatible storage (AWS S3, MinIO, R2): `pip install django-storages[s3]` and set
+# MEDIA_STORAGE_BACKEND=storages.backends.s3.S3Storage plus AWS_STORAGE_BUCKET_NAME,
+# AWS_S3_ENDPOINT_URL (for non-AWS), AWS_S3_REGION_NAME, AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY and optionally AWS_S3_CUSTOM_DOMAIN (a CDN). See docs/OPERATIONS.md.
+MEDIA_STORAGE_BACKEND = env.str("MEDIA_STORAGE_BACKEND", default="")
+if MEDIA_STORAGE_BACKEND:
+    _media_options = {
+        k: v
+        for k, v in {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME", default=""),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=""),
+            "region_name": env.str("AWS_S3_REGION_NAME", default=""),
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default=""),
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default=""),
+            "custom_domain": env.str("AWS_S3_CUSTOM_DOMAIN", default=""),
+        }.items()
+        if v
+    }
+    # Sticker URLs are public and immutable (random names): no signed, expiring URLs.
+    _media_options.update(querystring_auth=False, file_overwrite=False, default_acl=None)
+    STORAGES["default"] = {"BACKEND": MEDIA_STORAGE_BACKEND, "OPTIONS": _media_options}
+
 # --- logging --------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

@@ -200,7 +200,7 @@ class PurchaseAdmin(admin.ModelAdmin):
     search_fields = ("=id", "=pack__id", "=buyer__id")
     list_select_related = ("pack", "buyer", "recipient")
     readonly_fields = [f.name for f in Purchase._meta.fields]
-    actions: list = []  # refund arrives with paid purchases
+    actions = ["refund"]
 
     def has_add_permission(self, request):
         return False

@@ -1,10 +1,12 @@
 from django.urls import path
 
-from .api import catalogue, creator, library
+from .api import catalogue, creator, library, purchases
 
 urlpatterns = [
     path("store/packs", catalogue.StorePackListView.as_view()),
     path("store/packs/<id:pack_id>", catalogue.StorePackDetailView.as_view()),
+    path("store/packs/<id:pack_id>/purchase", purchases.StorePackPurchaseView.as_view()),
+    path("store/packs/<id:pack_id>/gift", purchases.StorePackGiftView.as_view()),
     path("store/creator", creator.StoreCreatorProfileView.as_view()),
     path("store/creator/packs", creator.StoreCreatorPackListView.as_view()),
     path("store/creator/packs/<id:pack_id>", creator.StoreCreatorPackDetailView.as_view()),

@@ -1,0 +1,206 @@
+"""Buying, claiming, gifting and refunding packs: money, entitlements and the ledger."""
+
+import pytest
+
+from accounts.friends import friend_request_accept, friend_request_send
+from payments import ledger
+from payments.selectors import wallet_balance
+from store.models import Entitlement, Purchase
+from store.selectors import sticker_for_user
+from store.services import creators
+from store.services.purchases import creator_account, purchase_refund
+from tests.conftest import assert_ledger_balanced, fund_wallet, set_payment_pin
+from tests.store.builders import published_pack
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _books_balance(db):
+    yield
+    assert_ledger_balanced()
+
+
+@pytest.fixture
+def paid_pack(creator):
+    return published_pack(creator, title="Party Cats", price=199)
+
+
+@pytest.fixture
+def buyer(user):
+    fund_wallet(user, 1000)
+    set_payment_pin(user, "246810")
+    return user
+
+
+def buy(client, pack, **body):
+    body.setdefault("expected_price", pack.price_amount)
+    headers = {}
+    if "key" in body:
+        headers["HTTP_IDEMPOTENCY_KEY"] = body.pop("key")
+    return client.post(f"/api/v1/store/packs/{pack.pk}/purchase", body, format="json", **headers)
+
+
+def creator_balance(pack):
+    return creator_account(creator_id=pack.creator_id, currency="USD").balance
+
+
+def test_purchase_moves_money_in_one_entry_and_grants_the_pack(buyer, paid_pack, client_of):
+    c = client_of(buyer)
+    sticker = paid_pack.stickers.first()
+    assert sticker_for_user(user_id=buyer.pk, sticker_id=sticker.pk) is None
+    r = buy(c, paid_pack, pin="246810", key="k1")
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert body["amount"] == 199 and body["currency"] == "USD" and body["gift"] is False
+    assert wallet_balance(user_id=buyer.pk, currency="USD") == 1000 - 199
+    # 70% of 199 rounds down to 139 for the creator; the platform keeps 60.
+    assert creator_balance(paid_pack) == 139
+    assert ledger.system_balance(code="revenue", currency="USD") == 60
+    purchase = Purchase.objects.get(pk=body["id"])
+    entry = ledger.JournalEntry.objects.get(pk=purchase.entry_id)
+    assert entry.kind == "store.purchase"
+    assert sorted(entry.postings.values_list("amount", flat=True)) == [-199, 60, 139]
+    assert sticker_for_user(user_id=buyer.pk, sticker_id=sticker.pk)["pack_id"] == paid_pack.pk
+    mine = c.get("/api/v1/me/sticker-packs").json()["results"]
+    assert [p["id"] for p in mine] == [paid_pack.pk]
+
+
+def test_creator_share_is_per_creator(make_user, buyer, client_of):
+    studio = creators.creator_profile_upsert(user=make_user("Big"), display_name="Big Studio")
+    studio.revenue_share_bps = 8500
+    studio.save(update_fields=["revenue_share_bps"])
+    pack = published_pack(studio, price=200)
+    assert buy(client_of(buyer), pack, pin="246810").status_code == 201
+    assert creator_balance(pack) == 170
+    assert ledger.system_balance(code="revenue", currency="USD") == 30
+
+
+def test_changed_price_is_409_and_charges_nothing(buyer, paid_pack, client_of):
+    creators.pack_update(creator=paid_pack.creator, pack_id=paid_pack.pk, price_amount=299)
+    r = buy(client_of(buyer), paid_pack, expected_price=199, pin="246810")
+    assert r.status_code == 409
+    err = r.json()["error"]
+    assert err["code"] == "price_changed" and err["price"] == 299 and err["currency"] == "USD"
+    assert wallet_balance(user_id=buyer.pk, currency="USD") == 1000
+    assert not Entitlement.objects.filter(user=buyer).exists()
+
+
+def test_expected_price_is_required_for_paid_packs(buyer, paid_pack, client_of):
+    r = client_of(buyer).post(
+        f"/api/v1/store/packs/{paid_pack.pk}/purchase", {"pin": "246810"}, format="json"
+    )
+    assert r.status_code == 400 and "expected_price" in r.json()["error"]["fields"]
+
+
+def test_already_owned_is_409_and_charges_once(buyer, paid_pack, client_of):
+    c = client_of(buyer)
+    assert buy(c, paid_pack, pin="246810").status_code == 201
+    again = buy(c, paid_pack, pin="246810")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_owned"
+    assert wallet_balance(user_id=buyer.pk, currency="USD") == 801
+
+
+def test_idempotency_key_replays_the_first_purchase(buyer, paid_pack, client_of):
+    c = client_of(buyer)
+    first = buy(c, paid_pack, pin="246810", key="same")
+    replay = buy(c, paid_pack, pin="246810", key="same")
+    assert replay.status_code == 201 and replay.json() == first.json()
+    assert replay["Idempotent-Replayed"] == "true"
+    assert Purchase.objects.filter(buyer=buyer).count() == 1
+    other = buy(c, paid_pack, expected_price=1, pin="246810", key="same")
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_not_enough_money_is_422_and_nothing_changes(user, paid_pack, client_of):
+    fund_wallet(user, 100)
+    set_payment_pin(user, "246810")
+    r = buy(client_of(user), paid_pack, pin="246810")
+    assert r.status_code == 422 and r.json()["error"]["code"] == "insufficient_funds"
+    assert wallet_balance(user_id=user.pk, currency="USD") == 100
+    assert not Purchase.objects.exists() and not Entitlement.objects.exists()
+
+
+def test_pin_is_needed_above_the_password_free_limit(buyer, paid_pack, client_of):
+    from payments.services.pin import pin_free_limit_set
+
+    c = client_of(buyer)
+    assert buy(c, paid_pack).json()["error"]["code"] == "pin_required"
+    assert buy(c, paid_pack, pin="000000").json()["error"]["code"] == "pin_wrong"
+    pin_free_limit_set(user=buyer, limit=500)
+    assert buy(c, paid_pack).status_code == 201
+
+
+def test_free_pack_is_claimed_without_money(user, creator, client_of):
+    pack = published_pack(creator, price=0)
+    r = client_of(user).post(f"/api/v1/store/packs/{pack.pk}/purchase", {}, format="json")
+    assert r.status_code == 201 and r.json()["amount"] == 0
+    assert Purchase.objects.get().entry_id is None
+    assert not ledger.JournalEntry.objects.exists()
+    again = client_of(user).post(f"/api/v1/store/packs/{pack.pk}/purchase", {}, format="json")
+    assert again.json()["error"]["code"] == "already_owned"
+
+
+def test_unpublished_or_unknown_pack_is_404(buyer, creator, client_of):
+    from tests.store.builders import draft_pack
+
+    draft = draft_pack(creator, price=100)
+    assert buy(client_of(buyer), draft, pin="246810").status_code == 404
+    r = client_of(buyer).post(
+        "/api/v1/store/packs/987654321/purchase", {"expected_price": 1}, format="json"
+    )
+    assert r.status_code == 404
+
+
+def befriend(a, b):
+    req = friend_request_send(from_user=a, to_user_id=b.pk)
+    friend_request_accept(user=b, request_id=req.request.pk)
+
+
+def test_gift_to_a_contact(buyer, paid_pack, other_user, client_of):
+    befriend(buyer, other_user)
+    r = client_of(buyer).post(
+        f"/api/v1/store/packs/{paid_pack.pk}/gift",
+        {"to_user_id": other_user.pk, "expected_price": 199, "pin": "246810"},
+        format="json",
+    )
+    assert r.status_code == 201, r.content
+    assert r.json()["gift"] is True and r.json()["recipient_id"] == other_user.pk
+    theirs = client_of(other_user).get("/api/v1/me/sticker-packs").json()["results"]
+    assert [p["id"] for p in theirs] == [paid_pack.pk]
+    assert theirs[0]["gift_from"]["id"] == buyer.pk
+    assert wallet_balance(user_id=buyer.pk, currency="USD") == 801
+    assert not Entitlement.objects.filter(user=buyer).exists()
+    again = client_of(buyer).post(
+        f"/api/v1/store/packs/{paid_pack.pk}/gift",
+        {"to_user_id": other_user.pk, "expected_price": 199, "pin": "246810"},
+        format="json",
+    )
+    assert again.json()["error"]["code"] == "already_owned"
+
+
+def test_gift_to_a_stranger_is_404(buyer, paid_pack, other_user, client_of):
+    r = client_of(buyer).post(
+        f"/api/v1/store/packs/{paid_pack.pk}/gift",
+        {"to_user_id": other_user.pk, "expected_price": 199, "pin": "246810"},
+        format="json",
+    )
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_a_contact"
+    assert wallet_balance(user_id=buyer.pk, currency="USD") == 1000
+
+
+def test_refund_reverses_the_entry_and_takes_the_pack_back(buyer, paid_pack, client_of):
+    r = buy(client_of(buyer), paid_pack, pin="246810")
+    purchase = purchase_refund(purchase_id=r.json()["id"], reason="accidental purchase")
+    assert purchase.status == "refunded" and purchase.refund_entry_id
+    reversal = ledger.JournalEntry.objects.get(pk=purchase.refund_entry_id)
+    assert sorted(reversal.postings.values_list("amount", flat=True)) == [-139, -60, 199]
+    assert wallet_balance(user_id=buyer.pk, currency="USD") == 1000
+    assert creator_balance(paid_pack) == 0
+    assert ledger.system_balance(code="revenue", currency="USD") == 0
+    assert not Entitlement.objects.filter(user=buyer).exists()
+    with pytest.raises(Exception) as twice:
+        purchase_refund(purchase_id=purchase.pk)
+    assert twice.value.code == "already_refunded"
+    # Refunded, the person may buy it again.
+    assert buy(client_of(buyer), paid_pack, pin="246810").status_code == 201
