@@ -16,8 +16,14 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from accounts.authentication import device_for_token
-from config.errors import DomainError, error_body
-from config.realtime import user_group
+from config.errors import DomainError, InvalidInput, error_body
+from config.realtime import apublish, user_group
+
+from . import presence
+from .ratelimits import check_send_rate, typing_allowed
+from .services import messages as message_services
+from .services.messages import SERVICE_KINDS
+from .services.stream import iso
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +35,30 @@ MAX_FRAME_BYTES = 64 * 1024
 class FrameError(DomainError):
     status = 400
     code = "invalid_frame"
+
+
+def db(fn):
+    """Run ORM work off the event loop on the shared thread pool (not the single
+    thread-sensitive thread), so sends from many sockets proceed side by side."""
+    return database_sync_to_async(fn, thread_sensitive=False)
+
+
+def _id(frame: dict, key: str) -> int:
+    value = frame.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        raise InvalidInput(
+            f"{key} must be an id.", code="invalid_frame", fields={key: ["Not an id."]}
+        )
+    return value
+
+
+def _seq(frame: dict, key: str = "seq") -> int:
+    value = frame.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise InvalidInput(
+            f"{key} must be a seq.", code="invalid_frame", fields={key: ["Not a seq."]}
+        )
+    return value
 
 
 class PlazaConsumer(AsyncWebsocketConsumer):
@@ -114,18 +144,103 @@ class PlazaConsumer(AsyncWebsocketConsumer):
         ready.update(await self.on_authenticated())
         await self.send_event(ready)
 
-    # Hooks the chat protocol fills in (presence, sync cursor).
+    # --- chat protocol: presence and the sync cursor ---------------------------------
     async def on_authenticated(self) -> dict:
-        return {}
+        cursor, audience = await db(_on_connect)(self.user_id)
+        if audience:
+            await apublish(audience, {"type": "presence", "user_id": self.user_id, "online": True})
+        return {"cursor": cursor}
 
     async def on_disconnected(self) -> None:
-        return None
+        gone, audience, last_seen = await db(_on_disconnect)(self.user_id)
+        if gone and audience:
+            event = {
+                "type": "presence",
+                "user_id": self.user_id,
+                "online": False,
+                "last_seen_at": last_seen,
+            }
+            await apublish(audience, event)
 
     async def frame_ping(self, frame: dict):
         await self.send_event({"type": "pong", "ts": frame.get("ts")})
+        # Keep the presence counter from expiring while this socket lives.
+        await db(presence.touch)(self.user_id)
 
-    # Channel-layer message: {"type": "push", "event": {...}} -> forwarded unchanged.
+    async def frame_presence_query(self, frame: dict):
+        ids = frame.get("user_ids")
+        if (
+            not isinstance(ids, list)
+            or len(ids) > 200
+            or not all(
+                isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in ids
+            )
+        ):
+            raise InvalidInput(
+                "user_ids is a list of at most 200 ids.",
+                code="invalid_frame",
+                fields={"user_ids": ["Invalid."]},
+            )
+        from .selectors import presence_of
+
+        users = await db(presence_of)(self.user_id, ids)
+        await self.send_event({"type": "presence.state", "users": users})
+
+    async def frame_message_send(self, frame: dict):
+        conversation_id = _id(frame, "conversation_id")
+        kind = frame.get("kind")
+        if not isinstance(kind, str):
+            raise InvalidInput("kind is required.", code="invalid", fields={"kind": ["Required."]})
+        if kind in SERVICE_KINDS:
+            raise InvalidInput(
+                f"{kind} messages are sent by their own feature, not directly.",
+                code="kind_not_allowed",
+                fields={"kind": ["Not a client kind."]},
+            )
+        message = await db(_send)(self.user_id, conversation_id, frame, self.channel_name)
+        await self.send_event(
+            {
+                "type": "message.ack",
+                "client_id": message.client_id,
+                "conversation_id": message.conversation_id,
+                "seq": message.seq,
+                "id": message.pk,
+                "created_at": iso(message.created_at),
+            }
+        )
+
+    async def frame_typing(self, frame: dict):
+        conversation_id = _id(frame, "conversation_id")
+        others = await db(_typing_audience)(self.user_id, conversation_id)
+        if others:
+            event = {"type": "typing", "conversation_id": conversation_id, "user_id": self.user_id}
+            await apublish(others, event)
+
+    async def frame_read(self, frame: dict):
+        conversation_id, seq = _id(frame, "conversation_id"), _seq(frame)
+        await db(message_services.read_mark)(
+            user_id=self.user_id, conversation_id=conversation_id, seq=seq
+        )
+
+    async def frame_delivered(self, frame: dict):
+        conversation_id, seq = _id(frame, "conversation_id"), _seq(frame)
+        await db(message_services.delivered_mark)(
+            user_id=self.user_id, conversation_id=conversation_id, seq=seq
+        )
+
+    async def frame_message_edit(self, frame: dict):
+        conversation_id, seq = _id(frame, "conversation_id"), _id(frame, "seq")
+        await db(_edit)(self.user_id, conversation_id, seq, frame.get("text"))
+
+    async def frame_message_recall(self, frame: dict):
+        conversation_id, seq = _id(frame, "conversation_id"), _id(frame, "seq")
+        await db(_recall)(self.user_id, conversation_id, seq)
+
+    # Channel-layer message: {"type": "push", "event": {...}} -> forwarded unchanged,
+    # except to the one socket named in "skip" (the sender's, which got an ack).
     async def push(self, message: dict):
+        if message.get("skip") == self.channel_name:
+            return
         await self.send_event(message["event"])
 
     async def send_event(self, event: dict):
@@ -136,3 +251,64 @@ class PlazaConsumer(AsyncWebsocketConsumer):
         if frame and isinstance(frame.get("client_id"), str):
             event["ref"] = frame["client_id"]
         await self.send_event(event)
+
+
+# --- the sync halves of the frame handlers (run on the thread pool) ---------------------
+
+
+def _on_connect(user_id: int) -> tuple[str, list[int]]:
+    from .selectors import presence_audience, sync_cursor_now
+
+    first = presence.connected(user_id) == 1
+    return sync_cursor_now(user_id), (presence_audience(user_id) if first else [])
+
+
+def _on_disconnect(user_id: int) -> tuple[bool, list[int], str | None]:
+    from .selectors import presence_audience
+    from .services.presence import last_seen_record
+
+    if presence.disconnected(user_id) > 0:
+        return False, [], None
+    return True, presence_audience(user_id), last_seen_record(user_id=user_id)
+
+
+def _send(user_id: int, conversation_id: int, frame: dict, channel: str):
+    check_send_rate(user_id)
+    return message_services.message_send(
+        sender=user_id,
+        conversation_id=conversation_id,
+        client_id=frame.get("client_id"),
+        kind=frame.get("kind"),
+        text=frame.get("text") or "",
+        payload=frame.get("payload"),
+        reply_to_seq=frame.get("reply_to_seq"),
+        mentions=frame.get("mentions"),
+        skip_channel=channel,
+    )
+
+
+def _typing_audience(user_id: int, conversation_id: int) -> list[int]:
+    from .selectors import member_ids
+
+    ids = member_ids(conversation_id)
+    if user_id not in ids:
+        raise DomainError("No such conversation.", code="conversation_not_found", status=404)
+    if not typing_allowed(user_id, conversation_id):
+        return []  # throttled: one typing event per 3 s is plenty
+    return [u for u in ids if u != user_id]
+
+
+def _edit(user_id: int, conversation_id: int, seq: int, text):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model()(pk=user_id)
+    return message_services.message_edit(
+        user=user, conversation_id=conversation_id, seq=seq, text=text
+    )
+
+
+def _recall(user_id: int, conversation_id: int, seq: int):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model()(pk=user_id)
+    return message_services.message_recall(user=user, conversation_id=conversation_id, seq=seq)

@@ -53,6 +53,43 @@ def members(conversation_id: int) -> list[dict]:
     ]
 
 
+def presence_audience(user_id: int) -> list[int]:
+    """Who hears when this person comes online or goes away: the people they have a
+    direct chat with (groups would multiply every connect by every member)."""
+    mine = Membership.objects.filter(
+        user_id=user_id, left_at__isnull=True, conversation__kind="direct"
+    ).values("conversation_id")
+    return list(
+        Membership.objects.filter(conversation_id__in=mine, left_at__isnull=True)
+        .exclude(user_id=user_id)
+        .values_list("user_id", flat=True)
+    )
+
+
+def presence_of(viewer_id: int, user_ids: list[int]) -> list[dict]:
+    """Online/last seen of people the viewer shares a conversation with (others: 404-like
+    silence, they are simply left out)."""
+    from . import presence
+
+    mine = Membership.objects.filter(user_id=viewer_id, left_at__isnull=True).values(
+        "conversation_id"
+    )
+    visible = set(
+        Membership.objects.filter(
+            conversation_id__in=mine, user_id__in=user_ids, left_at__isnull=True
+        ).values_list("user_id", flat=True)
+    )
+    online = presence.online_users(visible)
+    seen = dict(get_user_model().objects.filter(pk__in=visible).values_list("pk", "last_seen_at"))
+    from .services.stream import iso
+
+    return [
+        {"user_id": u, "online": u in online, "last_seen_at": iso(seen.get(u))}
+        for u in user_ids
+        if u in visible
+    ]
+
+
 def unread_count(conv: Conversation, m: Membership) -> int:
     return max(0, conv.last_seq - max(m.last_read_seq, m.joined_seq))
 

@@ -178,7 +178,7 @@ def message_send(
     `skip_channel` is the sending socket (it gets `message.ack` instead of the echo).
     """
     sender_id = getattr(sender, "pk", sender)
-    if kind not in ALL_KINDS:
+    if not isinstance(kind, str) or kind not in ALL_KINDS:
         raise _bad(f"Unknown message kind {str(kind)[:20]!r}.", "kind", "unknown_kind")
     if sender_id is None and kind != "system":
         raise _bad("Only system messages may have no sender.", "sender")
