@@ -3,3 +3,11 @@ from django.apps import AppConfig
 
 class BrandsConfig(AppConfig):
     name = "brands"
+
+    def ready(self):
+        from django.conf import settings
+
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "brands-campaigns-due",
+            {"task": "brands.tasks.campaigns_due_task", "schedule": 60.0},
+        )

@@ -287,8 +287,13 @@ def _days_ago_range(field: str, node: dict, ctx: Context) -> Q:
 def _sticker_category(node: dict, ctx: Context) -> Q:
     from store import selectors as store_selectors
 
-    buyers = store_selectors.pack_buyers_in_categories(categories=node["in"])
-    return Q(Exists(buyers.filter(user_id=OuterRef("user_id"))))
+    return Q(
+        Exists(
+            store_selectors.pack_purchases_in_categories(
+                categories=node["in"], buyer_id=OuterRef("user_id")
+            )
+        )
+    )
 
 
 def _spent(node: dict, ctx: Context) -> Q:

@@ -130,7 +130,9 @@ def _open_brand_conversation(*, brand: Brand, user) -> int | None:
         from chat.services import brand_delivery
     except ImportError:
         return None
-    return brand_delivery.brand_conversation_open(brand_id=brand.pk, user=user)
+    return brand_delivery.brand_conversation_open(
+        title=brand.name, avatar_url=brand.avatar_url, user_id=user.pk
+    )
 
 
 def follow_delete(*, brand: Brand, user) -> None:
@@ -167,12 +169,47 @@ def brand_unblock(*, brand: Brand, user) -> None:
     BrandBlock.objects.filter(brand=brand, user=user).delete()
 
 
-def person_message_received(*, brand_id: int, user_id: int, at: dt.datetime | None = None) -> None:
-    """A follower wrote to the brand: opens the 48 h window of free customer-service
-    replies. (Called from the brand-conversation send path.)"""
-    Follow.objects.filter(brand_id=brand_id, user_id=user_id).update(
-        last_person_message_at=at or timezone.now()
+SERVICE_WINDOW = dt.timedelta(hours=48)
+
+
+def brand_reply(*, brand_id: int, acting_user, conversation_id: int, text: str) -> int:
+    """A customer-service reply in a follower's brand conversation. Free and uncapped, but
+    only within 48 h of the person's last message there; outside it, the brand must use a
+    (rationed) campaign. Returns the message's seq."""
+    from chat.services import brand_delivery
+
+    brand = brand_for_member(brand_id=brand_id, user=acting_user, roles=CAN_MARKET)
+    text = (text or "").strip()
+    if not text or len(text) > 4096:
+        raise InvalidInput("A reply is 1..4096 characters.", fields={"text": ["1..4096."]})
+    follow = Follow.objects.filter(brand=brand, conversation_id=conversation_id).first()
+    if follow is None:
+        raise NotFound("No such conversation.", code="conversation_not_found")
+    last = brand_delivery.last_person_message_at(
+        conversation_id=conversation_id, user_id=follow.user_id
     )
+    now = timezone.now()
+    if last is None or now - last > SERVICE_WINDOW:
+        raise DomainError(
+            "Replies are free for 48 hours after the person's last message; "
+            "reach them with a campaign instead.",
+            code="outside_service_window",
+        )
+    with transaction.atomic():
+        written = brand_delivery.deliver_bulk(
+            brand_id=brand.pk,
+            messages=[
+                brand_delivery.BrandMessage(
+                    user_id=follow.user_id,
+                    conversation_id=conversation_id,
+                    kind="text",
+                    text=text,
+                    payload={"reply_by": "brand"},
+                )
+            ],
+            now=now,
+        )
+    return written[follow.user_id][1]
 
 
 def person_tag(*, brand: Brand, user_id: int, tag: str) -> None:

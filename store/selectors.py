@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.files.storage import default_storage
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
-from .models import Entitlement, Pack, Sticker
+from .models import Entitlement, Pack, Purchase, Sticker
 
 
 def file_url(name: str) -> str | None:
@@ -74,4 +74,12 @@ def user_entitlements(*, user_id: int, include_hidden: bool = True) -> QuerySet[
         qs = qs.filter(hidden=False)
     return qs.order_by("position", "id").prefetch_related(
         Prefetch("pack__stickers", queryset=Sticker.objects.order_by("position", "id"))
+    )
+
+
+def pack_purchases_in_categories(*, categories: list[str], buyer_id) -> QuerySet[Purchase]:
+    """Completed purchases by `buyer_id` (an id or an `OuterRef`) of packs in any of
+    `categories` — brands' segments wrap it in `Exists` to target by taste, in SQL."""
+    return Purchase.objects.filter(
+        buyer_id=buyer_id, status=Purchase.Status.COMPLETED, pack__category__in=categories
     )

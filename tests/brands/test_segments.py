@@ -162,3 +162,18 @@ def test_difference_attack_cannot_single_out_a_person(brand, followers, make_use
         services.follow_set_consent(brand=brand, user=target, marketing_opt_in=True)
         with pytest.raises(segments.SegmentTooNarrow):
             segments.estimate(brand, tree)
+
+
+@pytest.mark.django_db
+def test_sticker_pack_categories_bought(brand, make_user, follow, settings):
+    from store.services import creators, purchases, review
+
+    settings.STORE_PACK_MIN_STICKERS = 0
+    creator = creators.creator_profile_upsert(user=make_user(), display_name="Ink")
+    pack = creators.pack_create(creator=creator, title="Cats", category="Animals")
+    creators.pack_submit(creator=creator, pack_id=pack.pk)
+    review.pack_approve(pack_id=pack.pk)
+    cat_fan, other = follow(make_user()), follow(make_user())
+    purchases.pack_claim_free(user=cat_fan, pack_id=pack.pk)
+    assert members(brand, {"rule": "sticker_category", "in": ["animals"]}) == {cat_fan.pk}
+    assert members(brand, {"not": {"rule": "sticker_category", "in": ["animals"]}}) == {other.pk}

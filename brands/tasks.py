@@ -1,0 +1,23 @@
+"""Celery tasks: thin, idempotent wrappers around brands services."""
+
+from celery import shared_task
+
+from . import campaigns
+
+
+@shared_task(acks_late=True)
+def campaign_send_batch_task(campaign_id: int) -> str:
+    """One batch; it enqueues the next one after its commit. Safe to run twice or to be
+    killed mid-way: the batch is one transaction under the campaign's row lock."""
+    return campaign_send_batch_result(campaign_id)
+
+
+def campaign_send_batch_result(campaign_id: int) -> str:
+    r = campaigns.campaign_send_batch(campaign_id=campaign_id)
+    return f"{r.status}: picked {r.picked}, sent {r.sent}, capped {r.capped}, held out {r.holdout}, deferred {r.deferred}"
+
+
+@shared_task
+def campaigns_due_task() -> int:
+    """Beat, every minute: start scheduled campaigns and deferred passes whose time came."""
+    return campaigns.campaigns_due()
