@@ -33,7 +33,7 @@ def _csp(request) -> str:
 
 @require_GET
 def web_client(request, **_deep_link):
-    """Every client route (/, /join/<token>, /pay/<token>, /u/<code>) serves the same
+    """Every client route (/, /join/<token>, /pay/<token>, /add/<code>) serves the same
     page; the client reads the path and opens the matching screen."""
     response = render(
         request,

@@ -60,7 +60,7 @@ status.dataset.state = "offline";
 
 // Deep links a QR code points at (/join/<token>, /pay/<token>, /u/<code>) open the
 // matching screen; the rest of the client lives behind the hash.
-const deep = location.pathname.match(/^\/(join|pay|u)\/([^/]+)\/?$/);
+const deep = location.pathname.match(/^\/(join|pay|add|u)\/([^/]+)\/?$/);
 if (deep) {
   history.replaceState(null, "", `/#/${deep[1]}/${deep[2]}`);
 }
