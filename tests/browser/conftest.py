@@ -66,7 +66,8 @@ def chromium():
 
 @pytest.fixture(scope="session")
 def web_server(chromium):
-    servers = start_servers(1)
+    # DEBUG on, as `make run` has it: the login's dev banner shows the OTP code.
+    servers = start_servers(1, extra_env={"DEBUG": "true"})
     yield servers
     servers.stop()
 

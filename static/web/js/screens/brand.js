@@ -30,7 +30,8 @@ export async function render(view, [id], shell) {
     const convId = b.conversation_id ?? b.conversation?.id;
     clear(
       card,
-      h("div", { class: "profile-head" }, avatar(b.name, b.logo_url || b.avatar_url, "big"), h("div", {}, h("strong", {}, b.name), h("div", { class: "muted" }, b.description || ""))),
+      following && !convId ? h("p", { class: "hint" }, "Its conversation opens here once chat is on this server.") : null,
+      h("div", { class: "profile-head" }, avatar(b.name, b.avatar_url || b.logo_url, "big"), h("div", {}, h("strong", {}, b.name, b.verified ? " ✓" : ""), h("div", { class: "muted" }, b.description || ""))),
       h(
         "div",
         { class: "row" },
@@ -39,7 +40,9 @@ export async function render(view, [id], shell) {
       ),
       following ? h("div", { class: "check" }, consent, h("label", { for: "optin" }, "Send me offers from this brand")) : null,
     );
-    const list = b.offers || (await api("GET", `/brands/${id}/offers`).catch(() => ({ results: [] }))).results || [];
+    // Offers arrive as `offer` messages in the brand's conversation (claimed from there);
+    // a brand answer may also list current ones.
+    const list = b.offers || [];
     clear(
       offers,
       list.length ? h("div", { class: "section-title" }, "Offers") : null,

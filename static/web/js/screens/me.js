@@ -42,6 +42,7 @@ export async function render(view) {
       const u = await api("PATCH", "/me", { body: { display_name: name.value.trim(), bio: bio.value, discoverable_by_phone: findable.checked } });
       session.setUser(u);
       form.querySelector(".me-name").textContent = u.display_name;
+      form.querySelector(".avatar").replaceWith(avatar(u.display_name || "?", u.avatar_url, "big"));
       toast("Saved");
     } catch (err) {
       showError(err);

@@ -15,7 +15,7 @@ export async function render(view) {
   const sort = h("select", { name: "sort", "aria-label": "Sort" }, h("option", { value: "" }, "Featured"), h("option", { value: "new" }, "Newest"), h("option", { value: "popular" }, "Popular"), h("option", { value: "price" }, "Price"));
   const grid = h("div", { class: "packs" });
   const bar = h("form", { class: "searchbar row" }, h("div", { class: "grow" }, q), sort);
-  view.append(bar, h("div", { class: "section-title" }, h("a", { href: "#/store/mine" }, "")), grid);
+  view.append(bar, grid);
   let owned = new Set();
   async function load() {
     try {
