@@ -149,3 +149,22 @@ def sign_in(person: Person, server, *, use_dev_banner: bool) -> None:
 
 def chromium_present() -> bool:
     return os.path.exists(CHROMIUM) or bool(shutil.which("chromium"))
+
+
+def token_of(person: Person) -> str:
+    return person.page.evaluate("localStorage.getItem('plaza.token')")
+
+
+def api(server, person: Person, method: str, path: str, **kwargs):
+    """A REST call as `person` (setup steps the UI test does not need to click through)."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token_of(person)}", **kwargs.pop("headers", {})}
+    r = httpx.request(method, server.url + "/api/v1" + path, headers=headers, timeout=15, **kwargs)
+    assert r.status_code < 300, (method, path, r.status_code, r.text)
+    return r.json() if r.content else None
+
+
+def make_contacts(server, a: Person, b: Person) -> None:
+    fr = api(server, a, "POST", "/friend-requests", json={"to_user_id": b.user_id})
+    api(server, b, "POST", f"/friend-requests/{fr['id']}/accept")

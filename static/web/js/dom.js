@@ -29,9 +29,10 @@ export function clear(el, ...children) {
   return el;
 }
 
-export function svgIcon(name) {
-  const img = h("img", { src: `/static/web/icons/${name}.svg`, alt: "", class: "icon", "aria-hidden": "true" });
-  return img;
+// A monochrome icon drawn with a CSS mask (it takes the text colour); decorative only,
+// so the control around it carries the accessible name.
+export function icon(name) {
+  return h("span", { class: `ic ic-${name}`, "aria-hidden": "true" });
 }
 
 let toastTimer;

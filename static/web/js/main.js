@@ -136,5 +136,9 @@ export function startSession() {
   import("./unread.js").then((m) => m.startUnread(shell));
 }
 
+// Development servers expose the socket to the console (and to the browser tests, which
+// drop it to prove that reconnect + sync delivers every event exactly once).
+if (document.body.dataset.dev === "1") window.__plaza = { realtime };
+
 if (session.token) startSession();
 render();

@@ -20,7 +20,8 @@ export function eventKey(ev) {
     case "message.recalled":
       return `r:${c}:${ev.seq ?? ev.message?.seq}`;
     case "message.edited":
-      return `e:${c}:${ev.seq ?? ev.message?.seq}:${ev.message?.edited_at ?? ev.edited_at ?? ev.message?.text ?? ev.text}`;
+      // Services edit payloads too (a transfer accepted): the whole message is the key.
+      return `e:${c}:${JSON.stringify(ev.message ?? ev)}`;
     case "receipt.read":
       return `rr:${c}:${ev.user_id}:${ev.seq}`;
     default: {
@@ -159,8 +160,15 @@ class Realtime {
         const held = this.buffer;
         this.buffer = null;
         for (const x of held) this.deliver(x);
-      } else {
+      } else if (ev.cursor) {
         this.cursor = ev.cursor;
+      } else {
+        // A server whose ready frame has no cursor: ask sync for "now".
+        try {
+          this.cursor = (await api("GET", "/sync")).cursor;
+        } catch {
+          /* no sync on this server: live events only */
+        }
       }
       this.setStatus("online");
       this.emit("ready", ev);

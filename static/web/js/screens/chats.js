@@ -1,11 +1,11 @@
 // The chat list: newest first, unread badges, live updates from the socket.
-import { h, clear, avatar, timeShort, showError } from "../dom.js";
+import { h, clear, avatar, timeShort, showError, icon } from "../dom.js";
 import { loadConversations, conversations, subscribe, titleOf, previewOf, available } from "../chatstore.js";
 import * as store from "../chatstore.js";
 
 export async function render(view, _params, shell) {
   shell.setActions(
-    h("a", { href: "#/group/new", "aria-label": "New group chat", title: "New group" }, "＋"),
+    h("a", { href: "#/group/new", "aria-label": "New group chat", title: "New group" }, icon("plus")),
   );
   const list = h("ul", { class: "list", "aria-label": "Conversations" });
   view.append(list);

@@ -1,12 +1,12 @@
 // The "+" tray under the composer: stickers, photo, voice, transfer, red packet.
 import { api, newKey, session, ApiError } from "../api.js";
-import { h, clear, dialog, showError, toast, parseMoney, money, pinInput } from "../dom.js";
+import { h, clear, dialog, showError, toast, parseMoney, money, pinInput, icon } from "../dom.js";
 import { isMe } from "../people.js";
 
 export function composerTools({ conversation, send, close }) {
   const tray = h("div", { class: "tray", role: "group", "aria-label": "Send something else" });
   const tool = (glyph, label, fn) =>
-    h("button", { type: "button", onclick: fn }, h("span", { class: "glyph", "aria-hidden": "true" }, glyph), label);
+    h("button", { type: "button", onclick: fn }, icon(glyph), label);
 
   const file = h("input", { type: "file", accept: "image/*", hidden: true, "aria-label": "Choose a photo" });
   file.addEventListener("change", async () => {
@@ -17,13 +17,13 @@ export function composerTools({ conversation, send, close }) {
   });
 
   tray.append(
-    tool("🙂", "Stickers", () => showStickers(tray, send, close)),
-    tool("🖼️", "Photo", () => file.click()),
+    tool("sticker", "Stickers", () => showStickers(tray, send, close)),
+    tool("photo", "Photo", () => file.click()),
     file,
-    tool("🎙️", "Voice", () => recordVoice(send, close)),
+    tool("mic", "Voice", () => recordVoice(send, close)),
   );
-  if (conversation.kind === "direct") tray.append(tool("💸", "Transfer", () => (close(), transferDialog(conversation))));
-  if (conversation.kind === "group" || conversation.kind === "direct") tray.append(tool("🧧", "Red packet", () => (close(), redPacketDialog(conversation))));
+  if (conversation.kind === "direct") tray.append(tool("transfer", "Transfer", () => (close(), transferDialog(conversation))));
+  if (conversation.kind === "group" || conversation.kind === "direct") tray.append(tool("packet", "Red packet", () => (close(), redPacketDialog(conversation))));
   return tray;
 }
 
@@ -34,7 +34,7 @@ export async function uploadAndSend(fileOrBlob, kind, send, extra = {}) {
   if (extra.duration_ms) form.append("duration_ms", String(extra.duration_ms));
   try {
     const up = await api("POST", "/uploads", { form });
-    await send({ kind, upload_id: up.id ?? up.token, upload: up.token ?? up.id, text: "", ...(extra.duration_ms ? { duration_ms: extra.duration_ms } : {}) });
+    await send({ kind, text: "", payload: { upload_id: String(up.upload_id ?? up.token ?? up.id) } });
   } catch (e) {
     if (e.code === "endpoint_not_found") toast("Uploads are not available on this server yet.");
     else showError(e);
@@ -55,7 +55,7 @@ async function showStickers(tray, send, close) {
     const stickers = pack.stickers || (await api("GET", `/store/packs/${pack.pack_id ?? pack.id}`)).stickers || [];
     for (const s of stickers) {
       grid.append(
-        h("button", { type: "button", class: "sticker-pick", "aria-label": `Sticker ${s.name || s.emoji || s.id}`, onclick: () => (close(), send({ kind: "sticker", sticker_id: s.id })) }, h("img", { src: s.image_url, alt: "" })),
+        h("button", { type: "button", class: "sticker-pick", "aria-label": `Sticker ${s.name || s.emoji || s.id}`, onclick: () => (close(), send({ kind: "sticker", payload: { sticker_id: s.id } })) }, h("img", { src: s.image_url, alt: "" })),
       );
     }
   }

@@ -4,7 +4,7 @@
 // reused if the send is retried over REST.
 import { api, newKey, session } from "../api.js";
 import { realtime } from "../realtime.js";
-import { h, clear, avatar, timeShort, showError, toast, dialog } from "../dom.js";
+import { h, clear, avatar, timeShort, showError, toast, dialog, icon } from "../dom.js";
 import { nameOf, isMe, remember } from "../people.js";
 import * as chats from "../chatstore.js";
 import { renderBody, openMoney } from "./message_kinds.js";
@@ -25,16 +25,16 @@ export async function render(view, [id], shell) {
   const isGroup = conv.kind === "group";
   shell.setTitle(chats.titleOf(conv), { back: true });
   shell.setActions(
-    h("button", { type: "button", "aria-label": "Search this chat", title: "Search", onclick: () => openSearch(id) }, "🔍"),
-    h("a", { href: `#/c/${id}/info`, "aria-label": "Chat info", title: "Chat info" }, "⋯"),
+    h("button", { type: "button", "aria-label": "Search this chat", title: "Search", onclick: () => openSearch(id) }, icon("search")),
+    h("a", { href: `#/c/${id}/info`, "aria-label": "Chat info", title: "Chat info" }, icon("more")),
   );
 
   const list = h("div", { class: "messages", role: "log", "aria-label": "Messages", "aria-live": "polite", tabindex: "0" });
   const typingLine = h("div", { class: "typing", "aria-live": "polite" });
-  const input = h("textarea", { rows: "1", name: "text", placeholder: "Message", "aria-label": "Message", maxlength: "4000" });
+  const input = h("textarea", { rows: "1", name: "text", placeholder: "Message", "aria-label": "Write a message", maxlength: "4000" });
   const sendBtn = h("button", { type: "submit", class: "primary send" }, "Send");
   const trayBox = h("div", {});
-  const toolsBtn = h("button", { type: "button", class: "tool", "aria-label": "More: stickers, photo, voice, money", "aria-expanded": "false" }, "＋");
+  const toolsBtn = h("button", { type: "button", class: "tool", "aria-label": "More: stickers, photo, voice, money", "aria-expanded": "false" }, icon("plus"));
   const composer = h("form", { class: "composer" }, toolsBtn, input, sendBtn);
   view.append(list, typingLine, composer, trayBox);
 
@@ -196,9 +196,9 @@ export async function render(view, [id], shell) {
   function markRead() {
     if (document.hidden || !newestSeq || newestSeq <= readSent) return;
     readSent = newestSeq;
-    if (!realtime.send({ type: "read", conversation_id: Number(id), seq: newestSeq })) {
-      api("POST", `/conversations/${id}/read`, { body: { seq: newestSeq } }).catch(() => {});
-    }
+    // REST, so the receipt survives a socket that is reconnecting; the server fans it
+    // out to the other members as receipt.read.
+    api("POST", `/conversations/${id}/read`, { body: { seq: newestSeq } }).catch(() => {});
   }
 
   // First page: newest messages, then scroll to the bottom.
@@ -230,6 +230,11 @@ export async function render(view, [id], shell) {
       markRead();
     }),
     realtime.on("message.recalled", (ev) => same(ev) && applyRecall(ev.seq ?? ev.message?.seq)),
+    realtime.on("message.deleted", (ev) => {
+      if (!same(ev) || !bySeq.has(ev.seq)) return;
+      bySeq.get(ev.seq).el.remove();
+      bySeq.delete(ev.seq);
+    }),
     realtime.on("message.edited", (ev) => {
       if (!same(ev)) return;
       const msg = ev.message;
@@ -290,7 +295,9 @@ export async function render(view, [id], shell) {
       const ack = await realtime.request(frame);
       msg = { ...local, seq: ack.seq, id: ack.id, ...(ack.message || {}) };
     } catch (e) {
-      if (e.ws) return fail(local, e);
+      // A frame the server refused on its merits is final; a socket that is down, slow,
+      // or does not speak message.send yet is retried over REST with the same client_id.
+      if (e.ws && !["unknown_frame_type", "server_error"].includes(e.code)) return fail(local, e);
       try {
         msg = await api("POST", `/conversations/${id}/messages`, { body: stripLocal(local) });
       } catch (err) {

@@ -1,6 +1,6 @@
 // How each message kind looks, and what tapping a money message does.
 import { api, newKey, session } from "../api.js";
-import { h, clear, money, dialog, showError, toast, avatar } from "../dom.js";
+import { h, clear, money, dialog, showError, toast, avatar, icon } from "../dom.js";
 import { nameOf, isMe } from "../people.js";
 
 const pay = (m) => m.payload || {};
@@ -20,9 +20,9 @@ export function renderBody(m, { onOpen }) {
     case "voice":
       return h("div", { class: "bubble voice" }, h("audio", { controls: true, preload: "none", src: p.url || m.url, "aria-label": "Voice message" }), p.duration_ms ? ` ${Math.round(p.duration_ms / 1000)}″` : m.duration ? ` ${m.duration}″` : "");
     case "file":
-      return h("div", { class: "bubble file" }, "📎 ", h("a", { href: p.url || m.url, download: p.name || "" }, p.name || m.text || "File"));
+      return h("div", { class: "bubble file" }, "File: ", h("a", { href: p.url || m.url, download: p.name || "" }, p.name || m.text || "File"));
     case "location":
-      return h("div", { class: "bubble" }, "📍 ", m.text || `${p.lat}, ${p.lng}`);
+      return h("div", { class: "bubble" }, "Location: ", p.name || m.text || `${p.lat}, ${p.lng}`);
     case "transfer": {
       const status = p.status ? ` · ${p.status}` : "";
       return h(
@@ -36,7 +36,7 @@ export function renderBody(m, { onOpen }) {
       return h(
         "button",
         { type: "button", class: "bubble red_packet", onclick: () => onOpen(m), "aria-label": `Red packet: ${p.greeting || m.text || "Best wishes"}. Open it.` },
-        h("span", { class: "big" }, "🧧 ", p.greeting || m.text || "Best wishes"),
+        h("span", { class: "big" }, icon("packet"), " ", p.greeting || m.text || "Best wishes"),
         h("span", {}, "Red packet — tap to open"),
       );
     case "offer":

@@ -1,7 +1,7 @@
 // Scan to pay: a merchant's QR holds .../api/v1/checkout/<token> (plain or inside an
 // EMVCo payload). Preview it (merchant, amount, discounts), confirm with the PIN.
 import { api, newKey } from "../api.js";
-import { h, clear, money, parseMoney, showError, toast, pinInput } from "../dom.js";
+import { h, clear, money, parseMoney, showError, toast, pinInput, avatar } from "../dom.js";
 import { scanner, routeForScan } from "./join.js";
 
 export function checkoutTokenFrom(text) {
@@ -37,7 +37,7 @@ export async function render(view, [token]) {
   );
   clear(
     card,
-    h("div", { class: "profile-head" }, h("span", { class: "avatar big hue-3", "aria-hidden": "true" }, "🏪"), h("div", {}, h("strong", { class: "merchant-name" }, m.name), h("div", { class: "muted" }, [m.city, m.country].filter(Boolean).join(", ")))),
+    h("div", { class: "profile-head" }, avatar(m.name || "Shop", null, "big"), h("div", {}, h("strong", { class: "merchant-name" }, m.name), h("div", { class: "muted" }, [m.city, m.country].filter(Boolean).join(", ")))),
     p.description ? h("p", {}, p.description) : null,
     p.amount !== null && p.amount !== undefined ? h("p", { class: "amount-big", "aria-label": "Amount" }, money(p.amount, p.currency)) : null,
     ...(p.adjustments || []).map((a) => h("p", { class: "pill" }, `${a.label || a.description || "Discount"}: −${money(a.amount, p.currency)}`)),
