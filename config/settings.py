@@ -278,6 +278,9 @@ ADD_ME_RESOLVE_RATE = env.str("ADD_ME_RESOLVE_RATE", default="30/m,500/d")
 CHAT_GROUP_MAX_MEMBERS = env.int("CHAT_GROUP_MAX_MEMBERS", default=500)
 CHAT_SEND_RATE_BURST = env.int("CHAT_SEND_RATE_BURST", default=20)
 PUSH_BACKEND = env.str("PUSH_BACKEND", default="chat.push.LogPushBackend")
+CHAT_UPLOAD_MAX_IMAGE_BYTES = env.int("CHAT_UPLOAD_MAX_IMAGE_BYTES", default=10 * 1024 * 1024)
+CHAT_UPLOAD_MAX_FILE_BYTES = env.int("CHAT_UPLOAD_MAX_FILE_BYTES", default=10 * 1024 * 1024)
+CHAT_UPLOAD_MAX_VOICE_BYTES = env.int("CHAT_UPLOAD_MAX_VOICE_BYTES", default=2 * 1024 * 1024)
 
 # --- payments -------------------------------------------------------------------------
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")

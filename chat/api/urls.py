@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import conversations, messages
+from . import conversations, messages, uploads
 
 urlpatterns = [
     path("conversations", conversations.ConversationListCreateView.as_view()),
@@ -24,4 +24,5 @@ urlpatterns = [
     path("conversations/<id:conversation_id>/read", messages.ReadReceiptView.as_view()),
     path("conversations/<id:conversation_id>/delivered", messages.DeliveredReceiptView.as_view()),
     path("sync", messages.SyncView.as_view()),
+    path("uploads", uploads.UploadCreateView.as_view()),
 ]
