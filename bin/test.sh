@@ -37,10 +37,20 @@ run_suite() {
   local shape="$1"; shift
   echo "== pytest on $shape"
   env "$@" PLAZA_TESTING=1 CELERY_TASK_ALWAYS_EAGER=1 \
-    $PY -m pytest -n "$WORKERS" --dist loadgroup -q ${PYTEST_ARGS:-}
+    $PY -m pytest -n "$WORKERS" --dist loadgroup -q --ignore=tests/browser ${PYTEST_ARGS:-}
   local rc=$?
   if [ $rc -ne 0 ]; then
     echo "pytest on $shape exited $rc (5 means no tests ran): FAILED"
+    exit $rc
+  fi
+  # Playwright's sync API keeps an event loop running in its process, which makes every
+  # later Django ORM call there refuse to run; the browser tests get a process of their own.
+  echo "== pytest tests/browser on $shape"
+  env "$@" PLAZA_TESTING=1 CELERY_TASK_ALWAYS_EAGER=1 \
+    $PY -m pytest -p no:xdist -q tests/browser ${PYTEST_ARGS:-}
+  rc=$?
+  if [ $rc -ne 0 ]; then
+    echo "pytest tests/browser on $shape exited $rc: FAILED"
     exit $rc
   fi
   ran+=("$shape")
