@@ -8,9 +8,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.pagination import decode_cursor, encode_cursor, parse_limit
+from config.ratelimit import check_rate
+from payments.idempotency import IDEMPOTENCY_KEY_HEADER, idempotent
 
-from . import selectors, services
-from .models import Brand, Follow, OfferClaim
+from . import campaigns, sales, selectors, services
+from .models import Brand, Follow, OfferClaim, SaleOrder
 
 
 class BrandOut(serializers.Serializer):
@@ -161,3 +163,53 @@ class OfferClaimView(APIView):
     def post(self, request, offer_id: int):
         claim = services.offer_claim(offer_id=offer_id, user=request.user)
         return Response(_claim_out(claim))
+
+
+class SaleOrderOut(serializers.Serializer):
+    order_id = serializers.IntegerField()
+    sale_id = serializers.IntegerField()
+    brand_id = serializers.IntegerField()
+    title = serializers.CharField()
+    amount_minor = serializers.IntegerField()
+    currency = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class SaleOrderCreateView(APIView):
+    @extend_schema(
+        request=None,
+        parameters=[IDEMPOTENCY_KEY_HEADER],
+        responses={201: SaleOrderOut, 200: SaleOrderOut},
+        description=(
+            "Buy one unit of an exclusive sale from the wallet (one per person; buying "
+            "again returns the first order with 200). 409 `sold_out` once the stock is gone."
+        ),
+    )
+    def post(self, request, brand_id: int, sale_id: int):
+        # Sold out is answered from the cache alone, before idempotency or any query.
+        if sales.is_sold_out(sale_id=sale_id):
+            raise sales.SoldOut()
+        check_rate("brands.sale", str(request.user.pk), "10/s,60/m")
+        return self._buy(request, brand_id, sale_id)
+
+    @idempotent
+    def _buy(self, request, brand_id: int, sale_id: int):
+        first = not SaleOrder.objects.filter(sale_id=sale_id, user=request.user).exists()
+        order = sales.sale_buy(brand_id=brand_id, sale_id=sale_id, user=request.user)
+        body = {
+            "order_id": order.pk,
+            "sale_id": order.sale_id,
+            "brand_id": brand_id,
+            "title": order.sale.title,
+            "amount_minor": order.amount_minor,
+            "currency": order.currency,
+            "created_at": order.created_at,
+        }
+        return Response(SaleOrderOut(body).data, status=201 if first else 200)
+
+
+class CampaignClickView(APIView):
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request, brand_id: int, campaign_id: int):
+        campaigns.campaign_click(brand_id=brand_id, campaign_id=campaign_id, user=request.user)
+        return Response(status=204)

@@ -137,6 +137,11 @@ def _release(sale_id: int) -> None:
         pass  # the gate is gone; it will be rebuilt from the database
 
 
+def is_sold_out(*, sale_id: int) -> bool:
+    """The cache-only check the edge makes before anything touches the database."""
+    return bool(cache.get(_soldout_key(sale_id)))
+
+
 def sale_buy(*, brand_id: int, sale_id: int, user, now: dt.datetime | None = None) -> SaleOrder:
     """Buy one unit. Idempotent per person: buying again returns the first order."""
     from payments import ledger

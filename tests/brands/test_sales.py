@@ -1,0 +1,143 @@
+import datetime as dt
+import threading
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from brands import sales, services
+from brands.models import ExclusiveSale, SaleOrder
+from payments import ledger
+from tests.conftest import assert_ledger_balanced, client_for, fund_wallet, postgres_only
+
+
+def make_sale(brand, owner, stock=3, price=1500, starts_in=-60):
+    return sales.sale_create(
+        brand_id=brand.pk,
+        acting_user=owner,
+        title="Phone X, launch edition",
+        price_minor=price,
+        stock=stock,
+        starts_at=timezone.now() + dt.timedelta(seconds=starts_in),
+    )
+
+
+def buy(client, brand, sale, key=None):
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    return client.post(f"/api/v1/brands/{brand.pk}/sales/{sale.pk}/orders", **headers)
+
+
+def wallet(user):
+    return ledger.user_wallet(user_id=user.pk, currency="USD").balance
+
+
+@pytest.mark.django_db
+def test_buy_once_from_the_wallet_then_sold_out_without_queries(
+    brand, owner, make_user, follow, django_assert_num_queries, ledger_balanced
+):
+    sale = make_sale(brand, owner, stock=2)
+    buyers = [follow(make_user()) for _ in range(3)]
+    for b in buyers:
+        fund_wallet(b, 5000)
+    c0 = client_for(buyers[0])
+    r = buy(c0, brand, sale, key="k1")
+    assert r.status_code == 201 and r.json()["amount_minor"] == 1500
+    assert wallet(buyers[0]) == 3500
+    # A retry with the key replays; a second tap without it returns the same order: one charge.
+    assert buy(c0, brand, sale, key="k1").json()["order_id"] == r.json()["order_id"]
+    r2 = buy(c0, brand, sale)
+    assert r2.status_code == 200 and r2.json()["order_id"] == r.json()["order_id"]
+    assert wallet(buyers[0]) == 3500
+    assert buy(client_for(buyers[1]), brand, sale).status_code == 201
+    r = buy(client_for(buyers[2]), brand, sale)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "sold_out"
+    assert wallet(buyers[2]) == 5000
+    # Once sold out, the answer comes from the cache: no query beyond authentication.
+    c2 = client_for(buyers[2])
+    c2.get("/api/v1/brands")  # warm the token path
+    with django_assert_num_queries(1):  # the device token lookup, nothing else
+        assert buy(c2, brand, sale).status_code == 409
+    assert ExclusiveSale.objects.get(pk=sale.pk).stock_left == 0
+    assert SaleOrder.objects.filter(sale=sale).count() == 2
+
+
+@pytest.mark.django_db
+def test_rules_not_started_not_following_no_money(brand, owner, make_user, follow, ledger_balanced):
+    later = make_sale(brand, owner, starts_in=3600)
+    fan = follow(make_user())
+    fund_wallet(fan, 5000)
+    r = buy(client_for(fan), brand, later)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "sale_not_started"
+    sale = make_sale(brand, owner, stock=1)
+    stranger = make_user()
+    fund_wallet(stranger, 5000)
+    assert buy(client_for(stranger), brand, sale).status_code == 404
+    poor = follow(make_user())
+    r = buy(client_for(poor), brand, sale)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "insufficient_funds"
+    # The unit the poor buyer reserved went back: the fan can still buy the last one.
+    assert buy(client_for(fan), brand, sale).status_code == 201
+    assert buy(client_for(poor), brand, sale).status_code == 409
+    assert buy(client_for(fan), brand, ExclusiveSale(pk=999999)).status_code == 404
+
+
+@pytest.mark.django_db
+def test_gate_lost_from_cache_still_cannot_oversell(
+    brand, owner, make_user, follow, ledger_balanced
+):
+    from django.core.cache import cache
+
+    sale = make_sale(brand, owner, stock=1)
+    a, b = follow(make_user()), follow(make_user())
+    fund_wallet(a, 5000)
+    fund_wallet(b, 5000)
+    sales.sale_buy(brand_id=brand.pk, sale_id=sale.pk, user=a)
+    cache.delete(sales._gate_key(sale.pk))
+    cache.delete(sales._soldout_key(sale.pk))
+    with pytest.raises(sales.SoldOut):
+        sales.sale_buy(brand_id=brand.pk, sale_id=sale.pk, user=b)
+    assert wallet(b) == 5000
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_buyers_never_oversell_or_double_charge(make_user):
+    owner = make_user()
+    brand = services.brand_create(name="Flash", owner=owner)
+    stock, n = 20, 60
+    people = []
+    for _ in range(n):
+        p = make_user()
+        services.follow_create(brand=brand, user=p)
+        fund_wallet(p, 2000)
+        people.append(p)
+    sale = make_sale(brand, owner, stock=stock, price=1000)
+    results: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(n)
+
+    def attempt(person):
+        try:
+            start.wait()
+            for _ in range(2):  # everybody double-taps
+                try:
+                    sales.sale_buy(brand_id=brand.pk, sale_id=sale.pk, user=person)
+                    outcome = "ok"
+                except sales.SoldOut:
+                    outcome = "sold_out"
+                with lock:
+                    results.append(outcome)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt, args=(p,)) for p in people]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 2 * n
+    assert SaleOrder.objects.filter(sale=sale).count() == stock
+    assert ExclusiveSale.objects.get(pk=sale.pk).stock_left == 0
+    charged = [p for p in people if wallet(p) != 2000]
+    assert len(charged) == stock and all(wallet(p) == 1000 for p in charged)
+    assert_ledger_balanced()
