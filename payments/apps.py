@@ -23,3 +23,11 @@ class PaymentsConfig(AppConfig):
                 },
             }
         )
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "payments-transfers-expire",
+            {"task": "payments.tasks.transfers_expire_due_task", "schedule": 300.0},
+        )
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "payments-idempotency-purge",
+            {"task": "payments.tasks.idempotency_purge_task", "schedule": 3600.0},
+        )

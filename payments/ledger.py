@@ -65,6 +65,7 @@ __all__ = [
     "hold_post",
     "hold_void",
     "ledger_check",
+    "lock_accounts",
     "owner_account",
     "post_entry",
     "retry_on_conflict",
@@ -222,6 +223,13 @@ def _lock_accounts(ids: Iterable[int]) -> dict[int, Account]:
     if len(rows) != len(wanted):
         raise LedgerError("unknown account in postings")
     return {a.pk: a for a in rows}
+
+
+def lock_accounts(*, accounts: Iterable[Account | int]) -> dict[int, Account]:
+    """Lock accounts up front, in id order, when a use case must read balances or check a
+    limit before posting (e.g. a transfer's daily limit). Returns {id: locked Account}.
+    Posting afterwards re-locks them harmlessly (the rows are already held)."""
+    return _lock_accounts(_account_id(a) for a in accounts)
 
 
 def _insert_entry(*, kind: str, key: str | None, reference: str, metadata: dict) -> int | None:

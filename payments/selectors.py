@@ -32,3 +32,17 @@ def wallet_balance(*, user_id: int, currency: str) -> int:
         .first()
     )
     return row or 0
+
+
+def wallet_statement(*, user_id: int, currency: str | None = None, before_id: int | None = None):
+    """The person's wallet postings, newest first (running balance on each line)."""
+    from .models import Posting
+
+    qs = Posting.objects.filter(
+        account__owner_id=user_id, account__kind=AccountKind.USER_WALLET
+    ).select_related("entry")
+    if currency:
+        qs = qs.filter(currency=currency)
+    if before_id is not None:
+        qs = qs.filter(pk__lt=before_id)
+    return qs.order_by("-pk")
