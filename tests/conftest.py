@@ -163,3 +163,11 @@ def ledger_balanced(db):
     """Use in a money test: checks `ledger_check` when the test ends."""
     yield
     assert_ledger_balanced()
+
+
+def make_contacts(a, b) -> None:
+    """Make two people contacts through the real friend-request services."""
+    from accounts.friends import friend_request_send
+
+    friend_request_send(from_user=a, to_user=b)
+    friend_request_send(from_user=b, to_user=a)  # they asked me too: contacts at once

@@ -92,6 +92,7 @@ class StripeWebhookView(APIView):
             raise InvalidInput("The Stripe-Signature does not verify.", code="invalid_signature")
         except ValueError:
             raise InvalidInput("The payload is not a Stripe event.", code="invalid_payload")
-        result = stripe_event_handle(event=event.to_dict())
-        log.info("stripe event %s %s: %s", event.get("id"), event.get("type"), result)
+        data = event.to_dict()
+        result = stripe_event_handle(event=data)
+        log.info("stripe event %s %s: %s", data.get("id"), data.get("type"), result)
         return Response({"received": True, "result": result})

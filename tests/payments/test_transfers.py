@@ -1,0 +1,208 @@
+"""Transfers: to a contact, pending until accepted, returned, expired by the beat job."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from accounts.friends import block_create
+from config.errors import DomainError, NotFound
+from payments.selectors import wallet_balances
+from payments.services import events
+from payments.services.transfers import (
+    transfer_accept,
+    transfer_create,
+    transfer_return,
+    transfers_expire_due,
+)
+from payments.tasks import transfers_expire_due_task
+from tests.conftest import client_for, fund_wallet, make_contacts, set_payment_pin
+
+
+@pytest.fixture
+def pair(user, other_user):
+    make_contacts(user, other_user)
+    fund_wallet(user, 10_000)
+    set_payment_pin(user)
+    return user, other_user
+
+
+def _usd(user):
+    return next(b for b in wallet_balances(user.pk) if b["currency"] == "USD")
+
+
+def test_transfer_reserves_then_accept_moves_the_money(pair):
+    alice, bob = pair
+    t = transfer_create(sender=alice, to_user_id=bob.pk, amount=2500, currency="USD", pin="123456")
+    assert t.status == "pending"
+    assert _usd(alice) == {
+        "currency": "USD",
+        "balance": 10_000,
+        "available": 7_500,
+        "pending": 2_500,
+    }
+    assert wallet_balances(bob.pk) in (
+        [],
+        [{"currency": "USD", "balance": 0, "available": 0, "pending": 0}],
+    )
+    transfer_accept(user=bob, transfer_id=t.pk)
+    assert _usd(alice)["balance"] == 7_500 and _usd(alice)["pending"] == 0
+    assert _usd(bob)["balance"] == 2_500
+    # accepting twice is harmless
+    assert transfer_accept(user=bob, transfer_id=t.pk).status == "accepted"
+    with pytest.raises(DomainError) as exc:
+        transfer_return(user=bob, transfer_id=t.pk)
+    assert exc.value.code == "transfer_already_accepted" and exc.value.status == 409
+
+
+def test_return_gives_the_money_back(pair):
+    alice, bob = pair
+    t = transfer_create(sender=alice, to_user_id=bob.pk, amount=2500, currency="USD", pin="123456")
+    transfer_return(user=bob, transfer_id=t.pk)
+    assert _usd(alice) == {"currency": "USD", "balance": 10_000, "available": 10_000, "pending": 0}
+    with pytest.raises(DomainError) as exc:
+        transfer_accept(user=bob, transfer_id=t.pk)
+    assert exc.value.code == "transfer_already_returned"
+
+
+def test_only_the_recipient_may_accept_or_return(pair, make_user):
+    alice, bob = pair
+    t = transfer_create(sender=alice, to_user_id=bob.pk, amount=100, currency="USD", pin="123456")
+    for who in (alice, make_user("Eve")):
+        with pytest.raises(NotFound):
+            transfer_accept(user=who, transfer_id=t.pk)
+        with pytest.raises(NotFound):
+            transfer_return(user=who, transfer_id=t.pk)
+
+
+def test_refusals(pair, make_user):
+    alice, bob = pair
+    stranger = make_user("Stranger")
+    cases = [
+        (dict(to_user_id=alice.pk), "transfer_to_self"),
+        (dict(to_user_id=stranger.pk), "not_a_contact"),
+        (dict(to_user_id=bob.pk, amount=10_001), "insufficient_funds"),
+        (dict(to_user_id=bob.pk, pin="000000"), "pin_wrong"),
+        (dict(to_user_id=bob.pk, pin=None), "pin_required"),
+        (dict(to_user_id=bob.pk, currency="XYZ"), "unsupported_currency"),
+        (dict(to_user_id=bob.pk, currency="EUR"), "insufficient_funds"),
+        (dict(to_user_id=999_999_999), "user_not_found"),
+    ]
+    for kwargs, code in cases:
+        args = dict(sender=alice, amount=100, currency="USD", pin="123456") | kwargs
+        with pytest.raises(DomainError) as exc:
+            transfer_create(**args)
+        assert exc.value.code == code, kwargs
+    assert _usd(alice)["available"] == 10_000
+
+
+def test_blocked_people_cannot_send_to_each_other(pair):
+    alice, bob = pair
+    block_create(user=bob, other_id=alice.pk)
+    with pytest.raises(NotFound):
+        transfer_create(sender=alice, to_user_id=bob.pk, amount=100, currency="USD", pin="123456")
+
+
+def test_daily_limit_per_verification_tier(pair, settings):
+    alice, bob = pair
+    settings.PAYMENTS_TRANSFER_DAILY_LIMITS = {1: 3_000, 2: 9_000}
+    transfer_create(sender=alice, to_user_id=bob.pk, amount=2_000, currency="USD", pin="123456")
+    with pytest.raises(DomainError) as exc:
+        transfer_create(sender=alice, to_user_id=bob.pk, amount=1_001, currency="USD", pin="123456")
+    assert exc.value.code == "daily_limit_exceeded" and exc.value.extra["limit"] == 3_000
+    alice.verification_tier = 2
+    alice.save()
+    transfer_create(sender=alice, to_user_id=bob.pk, amount=1_001, currency="USD", pin="123456")
+
+
+def test_beat_job_returns_transfers_after_24_hours(pair):
+    alice, bob = pair
+    t = transfer_create(sender=alice, to_user_id=bob.pk, amount=700, currency="USD", pin="123456")
+    assert transfers_expire_due() == 0
+    later = timezone.now() + dt.timedelta(hours=24, seconds=1)
+    with pytest.raises(DomainError) as exc:
+        t.expires_at = timezone.now() - dt.timedelta(seconds=1)
+        t.save(update_fields=["expires_at"])
+        transfer_accept(user=bob, transfer_id=t.pk)
+    assert exc.value.code == "transfer_expired"
+    assert transfers_expire_due_task.delay().get() == 1
+    t.refresh_from_db()
+    assert t.status == "expired"
+    assert _usd(alice) == {"currency": "USD", "balance": 10_000, "available": 10_000, "pending": 0}
+    assert transfers_expire_due(now=later) == 0
+
+
+def test_listeners_hear_every_state_change(pair):
+    alice, bob = pair
+    heard = []
+
+    def listener(transfer, event):
+        heard.append((transfer.pk, event, transfer.status))
+
+    events.on_transfer_change(listener)
+    try:
+        t1 = transfer_create(
+            sender=alice,
+            to_user_id=bob.pk,
+            amount=1,
+            currency="USD",
+            pin="123456",
+            conversation_id=42,
+        )
+        transfer_accept(user=bob, transfer_id=t1.pk)
+        t2 = transfer_create(
+            sender=alice, to_user_id=bob.pk, amount=1, currency="USD", pin="123456"
+        )
+        transfer_return(user=bob, transfer_id=t2.pk)
+    finally:
+        events.remove_transfer_listener(listener)
+    assert heard == [
+        (t1.pk, "created", "pending"),
+        (t1.pk, "accepted", "accepted"),
+        (t2.pk, "created", "pending"),
+        (t2.pk, "returned", "returned"),
+    ]
+    assert t1.conversation_id == 42
+
+
+def test_rest_transfer_flow_with_idempotency(pair, make_user):
+    alice, bob = pair
+    a, b = client_for(alice), client_for(bob)
+    body = {
+        "to_user_id": bob.pk,
+        "amount": 1234,
+        "currency": "USD",
+        "pin": "123456",
+        "note": "lunch",
+    }
+    r1 = a.post("/api/v1/transfers", body, format="json", HTTP_IDEMPOTENCY_KEY="t-1")
+    r2 = a.post("/api/v1/transfers", body, format="json", HTTP_IDEMPOTENCY_KEY="t-1")
+    assert r1.status_code == r2.status_code == 201 and r1.json() == r2.json()
+    assert _usd(alice)["pending"] == 1234  # once, not twice
+    r3 = a.post(
+        "/api/v1/transfers", {**body, "amount": 1}, format="json", HTTP_IDEMPOTENCY_KEY="t-1"
+    )
+    assert r3.status_code == 409 and r3.json()["error"]["code"] == "idempotency_key_reused"
+    tid = r1.json()["id"]
+    assert b.get(f"/api/v1/transfers/{tid}").json()["status"] == "pending"
+    assert client_for(make_user("Eve")).get(f"/api/v1/transfers/{tid}").status_code == 404
+    assert a.post(f"/api/v1/transfers/{tid}/accept").status_code == 404
+    accepted = b.post(f"/api/v1/transfers/{tid}/accept", HTTP_IDEMPOTENCY_KEY="acc")
+    assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
+    assert b.get("/api/v1/wallet").json()["balances"][0]["balance"] == 1234
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"to_user_id": "x", "amount": 1, "currency": "USD"},
+        {"to_user_id": 1, "amount": -5, "currency": "USD"},
+        {"to_user_id": 1, "amount": 2**70, "currency": "USD"},
+        {"to_user_id": 1, "amount": 1.5, "currency": "USD"},
+        {"to_user_id": 1, "amount": 1, "currency": "US"},
+    ],
+)
+def test_rest_bad_input_is_400(auth_client, body):
+    response = auth_client.post("/api/v1/transfers", body, format="json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
