@@ -16,7 +16,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from accounts.authentication import device_for_token
-from config.errors import DomainError, InvalidInput, error_body
+from config.errors import DomainError, InvalidInput, RateLimited, error_body
 from config.realtime import apublish, user_group
 
 from . import presence
@@ -116,11 +116,14 @@ class PlazaConsumer(AsyncWebsocketConsumer):
         try:
             await handler(frame)
         except DomainError as e:
+            extra = dict(e.extra)
+            if isinstance(e, RateLimited):
+                extra["retry_after"] = e.retry_after
             await self.send_event(
                 {
                     "type": "error",
                     "ref": frame.get("client_id"),
-                    **error_body(e.code, e.message, e.fields, **e.extra),
+                    **error_body(e.code, e.message, e.fields, **extra),
                 }
             )
         except Exception:

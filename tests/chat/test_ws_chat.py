@@ -136,8 +136,9 @@ async def test_send_rate_limit_is_an_error_event(user, other_user, direct, setti
             }
         )
     frames = [await a.receive_json_from(timeout=5) for _ in range(8)]
-    codes = [f["error"]["code"] for f in frames if f["type"] == "error"]
-    assert "rate_limited" in codes
+    errors = [f for f in frames if f["type"] == "error"]
+    assert errors and {e["error"]["code"] for e in errors} == {"rate_limited"}
+    assert errors[0]["error"]["retry_after"] >= 1 and errors[0]["ref"].startswith("q")
     assert all(f["type"] in ("message.ack", "error") for f in frames)
     await a.disconnect()
 
