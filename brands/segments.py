@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from config.errors import InvalidInput
 
-from .models import Brand, Follow, OfferClaim, PersonTag
+from .models import Brand, Delivery, Follow, OfferClaim, PersonTag
 
 MAX_DEPTH = 5
 MAX_NODES = 16
@@ -322,10 +322,42 @@ def _offer(node: dict, ctx: Context) -> Q:
 
 
 def _read_rate(node: dict, ctx: Context) -> Q:
-    raise InvalidInput(
-        "read_rate needs chat's read markers, which are not available yet.",
-        code="rule_unavailable",
+    """Share of this brand's campaign messages the person has read. A message is read
+    when the person's read marker in the brand conversation (chat's Membership) has
+    reached its seq. People who were never sent one have no rate and never match."""
+    from django.db.models import Subquery
+    from django.db.models.functions import Coalesce
+    from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThanOrEqual
+
+    from chat.services import brand_delivery
+
+    sent = Delivery.objects.filter(
+        brand=ctx.brand, user_id=OuterRef("user_id"), status=Delivery.Status.SENT
     )
+    read = sent.filter(
+        Exists(
+            brand_delivery.read_through(
+                conversation_id=OuterRef("conversation_id"),
+                user_id=OuterRef("user_id"),
+                seq=OuterRef("seq"),
+            )
+        )
+    )
+
+    def count_of(qs):
+        counted = qs.order_by().values("user_id").annotate(c=Count("id")).values("c")[:1]
+        return Coalesce(Subquery(counted, output_field=BigIntegerField()), Value(0))
+
+    n_sent, n_read = count_of(sent), count_of(read)
+    # Integer percent arithmetic: read * 100 >= min% * sent.
+    q = Q(GreaterThan(n_sent, Value(0)))
+    if "min" in node:
+        pct = round(node["min"] * 100)
+        q &= Q(GreaterThanOrEqual(n_read * Value(100), n_sent * Value(pct)))
+    if "max" in node:
+        pct = round(node["max"] * 100)
+        q &= Q(LessThanOrEqual(n_read * Value(100), n_sent * Value(pct)))
+    return q
 
 
 def _tag(node: dict, ctx: Context) -> Q:

@@ -313,3 +313,28 @@ def test_analyst_reads_funnel_but_cannot_send(brand, owner, followers, segment, 
         == {}
     )
     assert Brand.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_read_rate_segment_uses_chat_read_markers(
+    brand, owner, followers, segment, floor, no_quiet_hours, settings
+):
+    from brands import segments
+
+    settings.BRANDS_CAP_ALL_BRANDS_PER_DAY = 100
+    people = followers(12, region="FR")
+    for _ in range(2):
+        c = make_campaign(brand, owner, segment)
+        campaigns.campaign_schedule(brand_id=brand.pk, acting_user=owner, campaign_id=c.pk)
+    reader, half = people[0], people[1]
+    conv = Follow.objects.get(user=reader).conversation_id
+    read_mark(user_id=reader.pk, conversation_id=conv, seq=2)
+    conv = Follow.objects.get(user=half).conversation_id
+    read_mark(user_id=half.pk, conversation_id=conv, seq=1)
+
+    def who(tree):
+        return set(segments.audience(brand, tree).values_list("user_id", flat=True))
+
+    assert who({"rule": "read_rate", "min": 1}) == {reader.pk}
+    assert who({"rule": "read_rate", "min": 0.5}) == {reader.pk, half.pk}
+    assert who({"rule": "read_rate", "max": 0}) == {p.pk for p in people[2:]}
