@@ -323,6 +323,12 @@ MERCHANT_WEBHOOK_ALLOW_PRIVATE = env.bool("MERCHANT_WEBHOOK_ALLOW_PRIVATE", defa
 # Catalogue pages and pack details are cached as rendered bytes per catalogue version;
 # this is how long a page may lag behind popularity counts (any other change is at once).
 STORE_CATALOGUE_CACHE_SECONDS = env.int("STORE_CATALOGUE_CACHE_SECONDS", default=30)
+# Each server process also keeps hot pages in memory this long (0 = off; off in tests so
+# one test's pages never leak into the next): a change made through another process
+# shows after at most this delay.
+STORE_CATALOGUE_LOCAL_SECONDS = env.float(
+    "STORE_CATALOGUE_LOCAL_SECONDS", default=0.0 if TESTING else 1.0
+)
 STORE_PURCHASE_RATE = env.str("STORE_PURCHASE_RATE", default="10/s,300/h")
 STORE_PACK_MIN_STICKERS = env.int("STORE_PACK_MIN_STICKERS", default=1)
 # Sticker files go through Django's storage API. Default: local disk under MEDIA_ROOT.

@@ -1,8 +1,8 @@
 """Catalogue reads (selectors): search, filter, sort, keyset pages, and their cached bytes.
 
 The catalogue is the same for everyone, so a page is rendered to JSON bytes once per
-catalogue version and served from the cache with its ETag; a client holding that ETag
-gets a 304 after two cache reads and no database work at all.
+catalogue version and served from the cache with its ETag (see catalogue_cache); a client
+holding that ETag gets a 304 with no database work at all.
 """
 
 from __future__ import annotations
@@ -12,14 +12,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from config.errors import InvalidInput
 from config.pagination import decode_cursor, encode_cursor
 
-from .catalogue_cache import catalogue_version
+from .catalogue_cache import cached
 from .models import Pack, Sticker
 from .selectors import file_url, sticker_public
 
@@ -31,10 +29,6 @@ MAX_Q = 64
 class CataloguePage:
     etag: str
     body: bytes
-
-
-def _cache_seconds() -> int:
-    return getattr(settings, "STORE_CATALOGUE_CACHE_SECONDS", 30)
 
 
 def _etag(body: bytes) -> str:
@@ -178,13 +172,8 @@ def catalogue_page_build(*, q: str, category: str, sort: str, limit: int, cursor
 def catalogue_page(params) -> CataloguePage:
     """The rendered page for these query parameters, from the cache when it can."""
     query = parse_query(params)
-    digest = hashlib.blake2b(json.dumps(query, sort_keys=True).encode(), digest_size=16).hexdigest()
-    key = f"store:cat:{catalogue_version()}:{digest}"
-    page = cache.get(key)
-    if page is None:
-        page = render(catalogue_page_build(**query))
-        cache.set(key, page, _cache_seconds())
-    return page
+    digest = hashlib.blake2b(json.dumps(query, sort_keys=True).encode(), digest_size=16)
+    return cached(f"store:cat:{digest.hexdigest()}", lambda: render(catalogue_page_build(**query)))
 
 
 def pack_with_stickers(pack: Pack) -> dict:
@@ -211,12 +200,8 @@ def creator_pack_data(pack: Pack) -> dict:
 
 
 def pack_detail_page(pack_id: int) -> CataloguePage | None:
-    key = f"store:pack:{catalogue_version()}:{pack_id}"
-    page = cache.get(key)
-    if page is None:
+    def build() -> CataloguePage | None:
         data = pack_detail_build(pack_id)
-        if data is None:
-            return None
-        page = render(data)
-        cache.set(key, page, _cache_seconds())
-    return page
+        return render(data) if data is not None else None
+
+    return cached(f"store:pack:{pack_id}", build)

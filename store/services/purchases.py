@@ -10,8 +10,11 @@ failure (not enough money, already owned) rolls all of it back.
 
 from __future__ import annotations
 
+import random
+
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts import selectors as people
@@ -39,14 +42,6 @@ def _published_pack(pack_id: int) -> Pack:
 
 def _already_owned() -> Conflict:
     return Conflict("This pack is already owned.", code="already_owned")
-
-
-def _grant(*, user_id: int, pack: Pack, purchase: Purchase | None) -> Entitlement:
-    try:
-        with transaction.atomic():  # a savepoint: a concurrent claim loses cleanly
-            return Entitlement.objects.create(user_id=user_id, pack=pack, purchase=purchase)
-    except IntegrityError:
-        raise _already_owned()
 
 
 def _count_popularity(pack_id: int) -> None:
@@ -118,6 +113,41 @@ def pack_purchase(
     return _purchase_commit(buyer=buyer, pack=pack, recipient_id=recipient_id)
 
 
+def _purchase_accounts(*, buyer_id: int, creator_id: int, currency: str) -> tuple:
+    """(buyer's wallet, creator's earnings, a random platform revenue shard) in one query
+    when they exist — the usual case — creating any that is missing through the ledger."""
+    shard = random.randrange(max(1, int(getattr(settings, "LEDGER_HOT_ACCOUNT_SHARDS", 8))))
+    wanted = {
+        "wallet": Q(kind=ledger.AccountKind.USER_WALLET, owner_id=buyer_id),
+        "creator": Q(
+            kind=CREATOR_ACCOUNT_KIND, owner__isnull=True, owner_ref=f"creator:{creator_id}"
+        ),
+        "revenue": Q(
+            kind=ledger.AccountKind.PLATFORM_REVENUE,
+            owner__isnull=True,
+            owner_ref=f"system:revenue:{shard}",
+        ),
+    }
+    found = {}
+    rows = ledger.Account.objects.filter(currency=currency).filter(
+        wanted["wallet"] | wanted["creator"] | wanted["revenue"]
+    )
+    for acc in rows.only("id", "kind", "owner_id", "owner_ref"):
+        if acc.kind == ledger.AccountKind.USER_WALLET:
+            found["wallet"] = acc.pk
+        elif acc.kind == CREATOR_ACCOUNT_KIND:
+            found["creator"] = acc.pk
+        else:
+            found["revenue"] = acc.pk
+    if "wallet" not in found:
+        found["wallet"] = ledger.user_wallet(user_id=buyer_id, currency=currency).pk
+    if "creator" not in found:
+        found["creator"] = creator_account(creator_id=creator_id, currency=currency).pk
+    if "revenue" not in found:
+        found["revenue"] = ledger.revenue_account(currency=currency, shard=shard).pk
+    return found["wallet"], found["creator"], found["revenue"]
+
+
 @ledger.retry_on_conflict
 def _purchase_commit(*, buyer, pack: Pack, recipient_id: int) -> Purchase:
     """The money transaction: one balanced entry, the purchase row, the entitlement. The
@@ -125,49 +155,57 @@ def _purchase_commit(*, buyer, pack: Pack, recipient_id: int) -> Purchase:
     gift = recipient_id != buyer.pk
     amount = pack.price_amount
     creator_amount, platform_amount = split(amount=amount, share_bps=pack.creator.revenue_share_bps)
-    with transaction.atomic():
-        entry_id = None
-        if amount:
-            postings = [(ledger.user_wallet(user_id=buyer.pk, currency=pack.currency), -amount)]
-            if creator_amount:
-                postings.append(
-                    (
-                        creator_account(creator_id=pack.creator_id, currency=pack.currency),
-                        creator_amount,
-                    )
+    try:
+        with transaction.atomic():
+            entry_id = None
+            if amount:
+                wallet, creator, revenue = _purchase_accounts(
+                    buyer_id=buyer.pk, creator_id=pack.creator_id, currency=pack.currency
                 )
-            if platform_amount:
-                postings.append((ledger.revenue_account(currency=pack.currency), platform_amount))
-            entry = ledger.post_entry(
-                kind="store.gift" if gift else "store.purchase",
-                postings=postings,
-                reference=f"store.pack:{pack.pk}",
-                metadata={"pack_id": pack.pk, "buyer_id": buyer.pk, "recipient_id": recipient_id},
+                entry = ledger.post_entry(
+                    kind="store.gift" if gift else "store.purchase",
+                    postings=[
+                        (wallet, -amount),
+                        (creator, creator_amount),
+                        (revenue, platform_amount),
+                    ],
+                    reference=f"store.pack:{pack.pk}",
+                    metadata={
+                        "pack_id": pack.pk,
+                        "buyer_id": buyer.pk,
+                        "recipient_id": recipient_id,
+                    },
+                )
+                entry_id = entry.pk
+                wallet_changed(user_ids=[buyer.pk], currency=pack.currency)
+            purchase = Purchase.objects.create(
+                buyer_id=buyer.pk,
+                recipient_id=recipient_id,
+                pack=pack,
+                amount=amount,
+                currency=pack.currency,
+                creator_amount=creator_amount,
+                platform_amount=platform_amount,
+                entry_id=entry_id,
             )
-            entry_id = entry.pk
-            wallet_changed(user_ids=[buyer.pk], currency=pack.currency)
-        purchase = Purchase.objects.create(
-            buyer_id=buyer.pk,
-            recipient_id=recipient_id,
-            pack=pack,
-            amount=amount,
-            currency=pack.currency,
-            creator_amount=creator_amount,
-            platform_amount=platform_amount,
-            entry_id=entry_id,
-        )
-        _grant(user_id=recipient_id, pack=pack, purchase=purchase)
-        _count_popularity(pack.pk)
-        if gift:
-            push_to_user(
-                recipient_id,
-                {
-                    "type": "store.gift_received",
-                    "purchase_id": purchase.pk,
-                    "pack": {"id": pack.pk, "title": pack.title},
-                    "from": people.public_profile(buyer),
-                },
-            )
+            # The unique (user, pack) constraint is the last word on a concurrent second
+            # purchase: its IntegrityError rolls this whole block back, money included.
+            Entitlement.objects.create(user_id=recipient_id, pack=pack, purchase=purchase)
+            _count_popularity(pack.pk)
+            if gift:
+                push_to_user(
+                    recipient_id,
+                    {
+                        "type": "store.gift_received",
+                        "purchase_id": purchase.pk,
+                        "pack": {"id": pack.pk, "title": pack.title},
+                        "from": people.public_profile(buyer),
+                    },
+                )
+    except IntegrityError:
+        if Entitlement.objects.filter(user_id=recipient_id, pack=pack).exists():
+            raise _already_owned()
+        raise
     return purchase
 
 

@@ -136,3 +136,20 @@ def test_pack_detail_has_previews_and_hides_unpublished(api, creator):
     review.pack_withdraw(pack_id=pack.pk)
     assert api.get(f"/api/v1/store/packs/{pack.pk}").status_code == 404
     assert api.get("/api/v1/store/packs/99999999999999999999").status_code == 404
+
+
+def test_process_level_cache_serves_and_forgets_on_this_processs_change(api, creator, settings):
+    from store.catalogue_cache import local_clear
+    from tests.conftest import clear_cache
+
+    settings.STORE_CATALOGUE_LOCAL_SECONDS = 60
+    local_clear()
+    try:
+        pack = published_pack(creator, title="Cats", price=0)
+        first = api.get("/api/v1/store/packs")
+        clear_cache()  # the shared level is gone: the process level still answers
+        assert api.get("/api/v1/store/packs").content == first.content
+        review.pack_withdraw(pack_id=pack.pk)  # a change here clears this process's copies
+        assert api.get("/api/v1/store/packs").json()["results"] == []
+    finally:
+        local_clear()

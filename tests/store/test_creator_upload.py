@@ -174,3 +174,24 @@ def test_empty_pack_cannot_be_submitted(creator_client):
     pack = new_pack(creator_client)
     r = creator_client.post(f"/api/v1/store/creator/packs/{pack['id']}/submit")
     assert r.status_code == 400 and r.json()["error"]["code"] == "pack_too_small"
+
+
+def test_thumbnail_is_made_once(creator_client):
+    from store.models import Sticker
+    from store.tasks import sticker_make_thumbnail
+
+    pack = new_pack(creator_client)
+    creator_client.post(
+        f"/api/v1/store/creator/packs/{pack['id']}/stickers",
+        {"image": upload("a.png", image_bytes("PNG", size=(300, 200)))},
+        format="multipart",
+    )
+    sticker = Sticker.objects.get(pack_id=pack["id"])
+    made = sticker.thumbnail.name
+    assert made
+    with sticker.thumbnail.open("rb") as f:
+        thumb = Image.open(f)
+        assert max(thumb.size) == 128 and thumb.format == "PNG"
+    assert sticker_make_thumbnail.delay(sticker.pk).get() is False  # a retry changes nothing
+    sticker.refresh_from_db()
+    assert sticker.thumbnail.name == made

@@ -1,0 +1,246 @@
+"""Sticker store: catalogue reads/s and p99 with 10,000 packs, and purchases/s.
+
+Real uvicorn processes on PostgreSQL + Redis. The catalogue is seeded in bulk (10,000
+published packs, one sticker each, 12 categories, some featured); buyers are real users
+with tokens, funded wallets and a PIN-free limit (so a purchase is the wallet path, not
+an Argon2 PIN check, which payments benchmarks on its own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+
+import httpx
+
+from bench.load import closed_loop
+from bench.stats import median, table
+from tests.load.servers import start_servers
+
+CATEGORIES = [
+    "animals",
+    "emotions",
+    "work",
+    "love",
+    "food",
+    "festivals",
+    "sports",
+    "memes",
+    "anime",
+    "travel",
+    "music",
+    "family",
+]
+
+# Runs inside `manage.py shell` of the servers' own database: bulk rows for the catalogue
+# (10,000 packs through the upload API would take the whole bench), real services for
+# people, tokens, wallets and PINs.
+SEED = r"""
+import json, random
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+from accounts.models import User
+from accounts.services import device_token_issue
+from payments.services.funding import operator_credit
+from payments.services.pin import pin_free_limit_set, pin_set
+from store.images import demo_png, make_thumbnail
+from store.models import CreatorProfile, Pack, Sticker
+from store.services.review import pack_feature
+
+N, BUYERS, CATS = {packs}, {buyers}, {categories}
+rnd = random.Random(7)
+creators = []
+for i in range(20):
+    u = User.objects.create_user(phone=f"+1415557{{i:04d}}", display_name=f"Creator {{i}}")
+    creators.append(CreatorProfile.objects.create(user=u, display_name=f"Studio {{i}}"))
+images = []
+for i in range(8):
+    png = demo_png(color=(30 * i, 120, 200), side=240)
+    images.append((default_storage.save(f"stickers/images/bench{{i}}.png", ContentFile(png)),
+                   default_storage.save(f"stickers/thumbs/bench{{i}}.png", ContentFile(make_thumbnail(png)))))
+now = timezone.now()
+words = ["cat", "dog", "happy", "sad", "party", "office", "dragon", "panda", "love", "boss"]
+packs = [
+    Pack(
+        creator=creators[i % len(creators)],
+        title=f"{{words[i % 10].title()}} pack {{i}}",
+        category=CATS[i % len(CATS)],
+        tags=[words[(i * 3) % 10]],
+        search_text=f"{{words[i % 10]}} pack {{i}} {{words[(i * 3) % 10]}}",
+        price_amount=100 * (1 + i % 5),
+        currency="USD",
+        status="published",
+        popularity=rnd.randrange(100000),
+        published_at=now - timezone.timedelta(minutes=i),
+    )
+    for i in range(N)
+]
+Pack.objects.bulk_create(packs, batch_size=2000)
+packs = list(Pack.objects.order_by("id"))
+Sticker.objects.bulk_create(
+    [
+        Sticker(pack=p, image=images[k % 8][0], thumbnail=images[k % 8][1], emoji="😀",
+                position=1, format="PNG", width=240, height=240, size_bytes=2000)
+        for k, p in enumerate(packs)
+    ],
+    batch_size=2000,
+)
+for p in packs[:12]:
+    pack_feature(pack_id=p.pk)
+buyers = []
+for i in range(BUYERS):
+    u = User.objects.create_user(phone=f"+1415558{{i:04d}}", display_name=f"Buyer {{i}}")
+    operator_credit(user_id=u.pk, amount=10_000_000, currency="USD")
+    pin_set(user=u, pin="135790")
+    pin_free_limit_set(user=u, limit=20000)
+    buyers.append(device_token_issue(user=u))
+print("BENCH" + json.dumps({{"packs": [p.pk for p in packs], "prices": [p.price_amount for p in packs], "tokens": buyers}}))
+"""
+
+
+def _seed(servers, packs: int, buyers: int) -> dict:
+    code = SEED.format(packs=packs, buyers=buyers, categories=repr(CATEGORIES))
+    out = servers.manage("shell", "-c", code)
+    line = next(ln for ln in out.splitlines() if ln.startswith("BENCH"))
+    return json.loads(line[5:])
+
+
+def _catalogue_urls() -> list[str]:
+    urls = ["/api/v1/store/packs"]  # the storefront: the most frequent read by far
+    for sort in ("popular", "new", "price"):
+        urls.append(f"/api/v1/store/packs?sort={sort}")
+        for cat in CATEGORIES[:4]:
+            urls.append(f"/api/v1/store/packs?sort={sort}&category={cat}")
+    urls += [f"/api/v1/store/packs?q={w}" for w in ("cat", "panda", "boss", "party")]
+    return urls
+
+
+def _reads(servers, *, duration: float, concurrency: int, mode: str) -> dict:
+    urls = servers.urls
+    paths = _catalogue_urls()
+    etags: dict[str, str] = {}
+    # Second pages: cursors from each first page (keyset pagination under load).
+    if mode == "mixed":
+        for p in list(paths):
+            nxt = httpx.get(urls[0] + p, timeout=30).json()["next"]
+            if nxt:
+                sep = "&" if "?" in p else "?"
+                paths.append(f"{p}{sep}cursor={nxt}")
+    if mode == "revalidate":
+        for p in paths:
+            etags[p] = httpx.get(urls[0] + p, timeout=30).headers["ETag"]
+    counter = itertools.count()
+
+    async def req(client: httpx.AsyncClient, i: int):
+        k = next(counter)
+        base = urls[k % len(urls)]
+        path = paths[0] if mode == "storefront" else paths[k % len(paths)]
+        headers = {"If-None-Match": etags[path]} if mode == "revalidate" else {}
+        r = await client.get(base + path, headers=headers)
+        if mode == "revalidate" and r.status_code == 304:
+            r.status_code = 200  # a 304 is the success answer here
+        return r
+
+    return asyncio.run(closed_loop(req, concurrency=concurrency, duration=duration))
+
+
+def _purchases(servers, seed: dict, *, duration: float, concurrency: int) -> dict:
+    urls = servers.urls
+    tokens, packs, prices = seed["tokens"], seed["packs"], seed["prices"]
+    counter = itertools.count()
+    stamp = int(time.time())
+
+    async def req(client: httpx.AsyncClient, i: int):
+        k = next(counter)
+        buyer = k % len(tokens)
+        idx = (k // len(tokens)) % len(packs)  # each buyer walks the catalogue: never owned
+        return await client.post(
+            f"{urls[k % len(urls)]}/api/v1/store/packs/{packs[idx]}/purchase",
+            json={"expected_price": prices[idx]},
+            headers={
+                "Authorization": f"Bearer {tokens[buyer]}",
+                "Idempotency-Key": f"bench-{stamp}-{k}",
+            },
+        )
+
+    return asyncio.run(
+        closed_loop(req, concurrency=concurrency, duration=duration, max_requests=200_000)
+    )
+
+
+def _ledger_check(servers) -> str:
+    out = servers.manage("ledger_check")
+    return out.strip().splitlines()[-1] if out.strip() else "ok"
+
+
+def run(quick: bool) -> str:
+    packs = 10_000
+    buyers = 32 if quick else 64
+    duration = 5.0 if quick else 15.0
+    repeats = 1 if quick else 3
+    procs = 2
+    concurrency = 32
+    servers = start_servers(
+        procs,
+        extra_env={"STORE_PURCHASE_RATE": "100000/s", "DB_CONN_MAX_AGE": "60"},
+    )
+    rows = []
+    rates: dict[str, list[float]] = {}
+    try:
+        t0 = time.perf_counter()
+        seed = _seed(servers, packs, buyers)
+        seed_s = time.perf_counter() - t0
+        for label, mode in (
+            ("storefront first page (cached)", "storefront"),
+            ("mixed: 3 sorts × categories × 2 pages + search", "mixed"),
+            ("revalidate with If-None-Match → 304", "revalidate"),
+        ):
+            for _ in range(repeats):
+                res = _reads(servers, duration=duration, concurrency=concurrency, mode=mode)
+                rates.setdefault(label, []).append(res["rps"])
+                rows.append(
+                    [
+                        f"GET catalogue: {label}",
+                        concurrency,
+                        res["rps"],
+                        res["p50_ms"],
+                        res["p99_ms"],
+                        res["errors"],
+                    ]
+                )
+        for _ in range(repeats):
+            res = _purchases(servers, seed, duration=duration, concurrency=concurrency)
+            rates.setdefault("purchase", []).append(res["rps"])
+            rows.append(
+                [
+                    "POST purchase (wallet, Idempotency-Key)",
+                    concurrency,
+                    res["rps"],
+                    res["p50_ms"],
+                    res["p99_ms"],
+                    res["errors"],
+                ]
+            )
+        books = _ledger_check(servers)
+    finally:
+        servers.stop()
+    read = median(rates["storefront first page (cached)"])
+    mixed = median(rates["mixed: 3 sorts × categories × 2 pages + search"])
+    buy = median(rates["purchase"])
+    out = [
+        f"{procs} uvicorn processes on PostgreSQL + Redis, {packs:,} published packs, "
+        f"{buyers} buyers; the async httpx load generator runs on the same 2 cores "
+        f"(seeded in {seed_s:.0f} s). Goals: ≥ 1,000 catalogue reads/s, ≥ 300 purchases/s.",
+        "",
+        table(
+            ["operation", "concurrency", "req/s", "p50 ms", "p99 ms", "non-2xx"],
+            rows,
+        ),
+        "",
+        f"Median: storefront {read:,.0f} reads/s, mixed catalogue {mixed:,.0f} reads/s, "
+        f"{buy:,.0f} purchases/s. Ledger check after the run: {books}.",
+    ]
+    return "\n".join(out) + "\n"
