@@ -35,7 +35,11 @@ def sticker_for_user(*, user_id: int, sticker_id: int) -> dict | None:
     status now: a withdrawn pack stays usable by those who bought it) or when the pack is
     free and published. One query.
     """
-    if not isinstance(sticker_id, int) or not (0 < sticker_id < 2**63):
+    if isinstance(sticker_id, str) and sticker_id.isascii() and sticker_id.isdigit():
+        sticker_id = int(sticker_id)  # a JSON client may send the id as a string
+    if isinstance(sticker_id, bool) or not isinstance(sticker_id, int):
+        return None
+    if not (0 < sticker_id < 2**63):
         return None
     owned = Entitlement.objects.filter(user_id=user_id, pack_id=OuterRef("pack_id"))
     sticker = (
