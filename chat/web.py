@@ -45,3 +45,22 @@ def web_client(request, **_deep_link):
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-cache"
     return response
+
+
+# Media that may be shown inline; everything else downloads, so an uploaded HTML or SVG
+# file can never run as a page on this origin (where the web client keeps its token).
+INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "audio/", "video/")
+
+
+@require_GET
+def media_file(request, path: str):
+    from django.views.static import serve
+
+    response = serve(request, path, document_root=settings.MEDIA_ROOT)
+    content_type = response.get("Content-Type", "")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    if not content_type.startswith(INLINE_TYPES):
+        response["Content-Disposition"] = "attachment"
+    return response

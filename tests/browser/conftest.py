@@ -168,3 +168,26 @@ def api(server, person: Person, method: str, path: str, **kwargs):
 def make_contacts(server, a: Person, b: Person) -> None:
     fr = api(server, a, "POST", "/friend-requests", json={"to_user_id": b.user_id})
     api(server, b, "POST", f"/friend-requests/{fr['id']}/accept")
+
+
+def fund(server, person: Person, *, amount: int, currency: str = "USD", pin: str) -> None:
+    """Operator credit + payment PIN, through payments' own services (setup, not UI)."""
+    server.manage(
+        "shell",
+        "-c",
+        "from accounts.models import User;"
+        "from payments.services.funding import operator_credit;"
+        "from payments.services.pin import pin_set;"
+        f"u = User.objects.get(pk={person.user_id});"
+        f"operator_credit(user_id=u.pk, amount={amount}, currency={currency!r});"
+        f"pin_set(user=u, pin={pin!r})",
+    )
+
+
+def open_chat_with(person: Person, other_name: str) -> None:
+    from playwright.sync_api import expect
+
+    person.page.get_by_role("link", name="Contacts").click()
+    person.page.locator(".item.contact", has_text=other_name).click()
+    person.page.get_by_role("button", name="Message").click()
+    expect(person.page.get_by_role("heading", name=other_name)).to_be_visible()

@@ -44,6 +44,9 @@ def test_two_people_chat_live(people, web_server, screens):
     expect(ana.page.locator(".tab-badge")).to_be_hidden()
     expect(ben.page.locator(".msg.me .meta .read")).to_have_text("Read")
 
+    # Typing shows on the other side.
+    ana.page.get_by_label("Write a message").press_sequentially("Yes!")
+    expect(ben.page.locator(".typing")).to_have_text("Ana Li is typing…")
     ana.page.get_by_label("Write a message").fill("Yes! See you there")
     ana.page.get_by_role("button", name="Send").click()
     expect(bubble(ben.page, "See you there")).to_be_visible()
@@ -53,7 +56,8 @@ def test_two_people_chat_live(people, web_server, screens):
     ben.page.get_by_label("Write a message").fill("oops, wrong chat")
     ben.page.get_by_label("Write a message").press("Enter")
     expect(bubble(ana.page, "oops, wrong chat")).to_be_visible()
-    ben.page.locator(".msg.me .bubble", has_text="oops, wrong chat").dblclick()
+    # (once the server has acknowledged it: a message still sending cannot be recalled)
+    ben.page.locator(".msg.me:not(.pending) .bubble", has_text="oops, wrong chat").dblclick()
     ben.page.get_by_role("button", name="Recall").click()
     expect(ben.page.get_by_text("You recalled a message")).to_be_visible()
     expect(ana.page.get_by_text("Ben Okafor recalled a message")).to_be_visible()

@@ -49,13 +49,20 @@ async function showStickers(tray, send, close) {
     if (e.code === "endpoint_not_found") return toast("The sticker store is not on this server yet.");
     return showError(e);
   }
-  const owned = packs.results || packs || [];
+  // Owned packs, plus the free published ones anybody may use.
+  const owned = [...(packs.results || [])];
+  try {
+    const free = await api("GET", "/store/packs", { query: { sort: "price" } });
+    for (const pk of free.results || []) if (!pk.price && !owned.some((o) => o.id === pk.id)) owned.push(pk);
+  } catch {
+    /* owned only */
+  }
   const grid = h("div", { class: "tray stickers", role: "group", "aria-label": "My stickers" });
   for (const pack of owned) {
-    const stickers = pack.stickers || (await api("GET", `/store/packs/${pack.pack_id ?? pack.id}`)).stickers || [];
+    const stickers = pack.stickers || (await api("GET", `/store/packs/${pack.id}`)).stickers || [];
     for (const s of stickers) {
       grid.append(
-        h("button", { type: "button", class: "sticker-pick", "aria-label": `Sticker ${s.name || s.emoji || s.id}`, onclick: () => (close(), send({ kind: "sticker", payload: { sticker_id: s.id } })) }, h("img", { src: s.image_url, alt: "" })),
+        h("button", { type: "button", class: "sticker-pick", "aria-label": `Send sticker ${s.emoji || s.id}`, onclick: () => (close(), send({ kind: "sticker", payload: { sticker_id: s.id }, _preview: s.thumbnail_url || s.image_url })) }, h("img", { src: s.thumbnail_url || s.image_url, alt: "" })),
       );
     }
   }

@@ -34,7 +34,7 @@ export async function render(view, [id], shell) {
   const input = h("textarea", { rows: "1", name: "text", placeholder: "Message", "aria-label": "Write a message", maxlength: "4000" });
   const sendBtn = h("button", { type: "submit", class: "primary send" }, "Send");
   const trayBox = h("div", {});
-  const toolsBtn = h("button", { type: "button", class: "tool", "aria-label": "More: stickers, photo, voice, money", "aria-expanded": "false" }, icon("plus"));
+  const toolsBtn = h("button", { type: "button", class: "tool", "aria-label": "Attach: stickers, photo, voice, money", "aria-expanded": "false" }, icon("plus"));
   const composer = h("form", { class: "composer" }, toolsBtn, input, sendBtn);
   view.append(list, typingLine, composer, trayBox);
 
@@ -293,7 +293,14 @@ export async function render(view, [id], shell) {
     let msg;
     try {
       const ack = await realtime.request(frame);
-      msg = { ...local, seq: ack.seq, id: ack.id, ...(ack.message || {}) };
+      msg = { ...local, seq: ack.seq, id: ack.id, created_at: ack.created_at || local.created_at };
+      // The ack is small; kinds whose payload the server fills in (sticker image, upload
+      // url) are read back once as the server rendered them.
+      if (local.kind !== "text") {
+        const r = await api("GET", `/conversations/${id}/messages`, { query: { after_seq: ack.seq - 1, limit: 1 } }).catch(() => null);
+        const full = (r?.results || []).find((x) => x.seq === ack.seq);
+        if (full) msg = full;
+      }
     } catch (e) {
       // A frame the server refused on its merits is final; a socket that is down, slow,
       // or does not speak message.send yet is retried over REST with the same client_id.
@@ -309,8 +316,10 @@ export async function render(view, [id], shell) {
     chats.upsert({ ...chats.conversation(id), last_message: msg, last_message_at: msg.created_at });
     toBottom();
   }
+  // What goes on the wire: the send fields only (local bookkeeping starts with "_").
   function stripLocal(m) {
     const { sender_id: _s, created_at: _c, ...rest } = m;
+    for (const k of Object.keys(rest)) if (k.startsWith("_")) delete rest[k];
     return rest;
   }
   function fail(local, err) {

@@ -7,7 +7,7 @@ const pay = (m) => m.payload || {};
 
 export function stickerUrl(m) {
   const p = pay(m);
-  return p.image_url || p.sticker?.image_url || p.url || m.sticker?.image_url || "";
+  return p.thumbnail_url || p.image_url || p.url || m._preview || "";
 }
 
 export function renderBody(m, { onOpen }) {

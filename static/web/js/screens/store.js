@@ -29,7 +29,7 @@ export async function render(view) {
         grid,
         packs.length
           ? packs.map((p) =>
-              h("a", { class: "pack", href: `#/store/${p.id}`, dataset: { id: p.id } }, h("img", { src: coverOf(p), alt: "" }), h("strong", {}, p.name || p.title), h("span", { class: "price" }, owned.has(String(p.id)) || p.owned ? "Owned" : priceLabel(p))),
+              h("a", { class: "pack", href: `#/store/${p.id}`, dataset: { id: p.id } }, h("img", { src: coverOf(p), alt: "" }), h("strong", {}, p.title), h("span", { class: "price" }, owned.has(String(p.id)) || p.owned ? "Owned" : priceLabel(p))),
             )
           : h("p", { class: "empty" }, "No packs match."),
       );
