@@ -48,11 +48,28 @@ def _first_sticker(field: str):
 
 def _card_queryset(*, published: bool = True) -> QuerySet[Pack]:
     qs = Pack.objects.filter(status=Pack.Status.PUBLISHED) if published else Pack.objects.all()
-    return qs.select_related("creator").annotate(
-        sticker_count=Count("stickers"),
-        first_thumb=_first_sticker("thumbnail"),
-        first_image=_first_sticker("image"),
+    return qs.select_related("creator")
+
+
+def with_sticker_facts(packs: list[Pack]) -> list[Pack]:
+    """Fill in each pack's sticker count and first sticker (its cover fallback) with one
+    query over just these packs: sorting and limiting come first, on the catalogue
+    indexes, and the per-pack aggregates never run over the whole catalogue."""
+    if not packs:
+        return packs
+    facts = (
+        Pack.objects.filter(pk__in=[p.pk for p in packs])
+        .annotate(
+            n=Count("stickers"),
+            first_thumb=_first_sticker("thumbnail"),
+            first_image=_first_sticker("image"),
+        )
+        .values_list("pk", "n", "first_thumb", "first_image")
     )
+    by_id = {pk: (n, thumb, image) for pk, n, thumb, image in facts}
+    for p in packs:
+        p.sticker_count, p.first_thumb, p.first_image = by_id.get(p.pk, (0, "", ""))
+    return packs
 
 
 def pack_card(pack: Pack) -> dict:
@@ -159,7 +176,7 @@ def catalogue_page_build(*, q: str, category: str, sort: str, limit: int, cursor
         qs = qs.filter(_after(sort, decoded))
     rows = list(qs.order_by(*_ORDER[sort])[: limit + 1])
     more = len(rows) > limit
-    rows = rows[:limit]
+    rows = with_sticker_facts(rows[:limit])
     next_cursor = None
     if more and rows:
         last = rows[-1]
@@ -177,8 +194,15 @@ def catalogue_page(params) -> CataloguePage:
 
 
 def pack_with_stickers(pack: Pack) -> dict:
+    """The card plus every sticker (Sticker's default order is the pack order, so a
+    prefetch of `stickers` is used as is)."""
+    stickers = list(pack.stickers.all())
+    first = stickers[0] if stickers else None
+    pack.sticker_count = len(stickers)
+    pack.first_thumb = first.thumbnail.name if first else ""
+    pack.first_image = first.image.name if first else ""
     data = pack_card(pack)
-    data["stickers"] = [sticker_public(s) for s in pack.stickers.order_by("position", "id")]
+    data["stickers"] = [sticker_public(s) for s in stickers]
     return data
 
 
@@ -189,7 +213,12 @@ def pack_detail_build(pack_id: int) -> dict | None:
 
 def creator_packs(*, creator_id: int) -> QuerySet[Pack]:
     """A creator's own packs in every status, newest first."""
-    return _card_queryset(published=False).filter(creator_id=creator_id).order_by("-id")
+    return (
+        _card_queryset(published=False)
+        .filter(creator_id=creator_id)
+        .order_by("-id")
+        .prefetch_related("stickers")
+    )
 
 
 def creator_pack_data(pack: Pack) -> dict:

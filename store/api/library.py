@@ -19,12 +19,7 @@ from .schemas import StoreOwnedPack, StoreOwnedPackPage
 
 def owned_pack_data(ent: Entitlement) -> dict:
     pack = ent.pack
-    data = catalogue.pack_card(pack)
-    stickers = list(pack.stickers.all())
-    data["sticker_count"] = len(stickers)
-    data["stickers"] = [selectors.sticker_public(s) for s in stickers]
-    if not data["cover_url"] and data["stickers"]:
-        data["cover_url"] = data["stickers"][0]["thumbnail_url"]
+    data = catalogue.pack_with_stickers(pack)
     purchase = ent.purchase
     gift = purchase is not None and purchase.buyer_id != purchase.recipient_id
     data.update(

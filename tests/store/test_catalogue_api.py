@@ -153,3 +153,14 @@ def test_process_level_cache_serves_and_forgets_on_this_processs_change(api, cre
         assert api.get("/api/v1/store/packs").json()["results"] == []
     finally:
         local_clear()
+
+
+def test_an_uncached_page_is_two_queries_whatever_its_size(api, creator, django_assert_num_queries):
+    for i in range(5):
+        published_pack(creator, title=f"P{i}", stickers=2)
+    from tests.conftest import clear_cache
+
+    clear_cache()
+    with django_assert_num_queries(2):  # the ordered page, then its packs' sticker facts
+        body = api.get("/api/v1/store/packs?sort=new&limit=5").json()
+    assert [p["sticker_count"] for p in body["results"]] == [2] * 5

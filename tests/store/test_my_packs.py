@@ -81,3 +81,10 @@ def test_reorder_validates(auth_client, three_owned):
 
 def test_needs_a_token(api):
     assert api.get("/api/v1/me/sticker-packs").status_code == 401
+
+
+def test_my_packs_cost_the_same_queries_for_one_or_many(
+    auth_client, three_owned, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(6):  # token, entitlements+packs+purchases, stickers
+        assert len(auth_client.get("/api/v1/me/sticker-packs").json()["results"]) == 3
