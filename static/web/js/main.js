@@ -114,7 +114,7 @@ async function render() {
     }
     try {
       if (seq !== renderSeq) return;
-      cleanup = (await mod.render(view, m.slice(1).map(decodeURIComponent), shell)) || null;
+      cleanup = (await mod.render(view, m.slice(1).map((x) => (x === undefined ? undefined : decodeURIComponent(x))), shell)) || null;
     } catch (e) {
       console.error(e);
       view.append(h("p", { class: "empty" }, "Something went wrong: " + (e.human || e.message)));

@@ -4,13 +4,15 @@ import { realtime } from "../realtime.js";
 import { h, clear, money, parseMoney, showError, toast, dialog, timeShort, pinInput } from "../dom.js";
 
 export async function render(view, _p, shell) {
+  let pinSet = false;
+  let pinBtn;
   shell.setActions(h("a", { href: "#/pay", title: "Scan to pay" }, "Pay"));
   const balanceCard = h("div", { class: "card balance", "aria-live": "polite" }, h("h3", {}, "Balance"), h("div", { class: "amount" }, "…"));
   const buttons = h(
     "div",
     { class: "card row wallet-actions" },
     h("button", { type: "button", class: "primary grow", onclick: () => topUp(load) }, "Top up"),
-    h("button", { type: "button", class: "grow", onclick: () => setPin() }, "Payment PIN"),
+    (pinBtn = h("button", { type: "button", class: "grow", onclick: () => setPin(pinSet, load) }, "Payment PIN")),
   );
   const entries = h("ul", { class: "list entries", "aria-label": "Statement" });
   view.append(balanceCard, buttons, h("div", { class: "section-title" }, "Statement"), entries);
@@ -27,12 +29,22 @@ export async function render(view, _p, shell) {
       return showError(e);
     }
     const balances = w.balances || [];
+    pinSet = !!w.pin_set;
+    pinBtn.textContent = pinSet ? "Change PIN" : "Set payment PIN";
     clear(
       balanceCard,
       h("h3", {}, "Balance"),
       balances.length
-        ? balances.map((b) => h("div", { class: "amount", dataset: { currency: b.currency } }, money(b.balance, b.currency)))
-        : h("div", { class: "amount" }, money(0, w.default_currency || "USD")),
+        ? balances.map((b) =>
+            h(
+              "div",
+              { class: "balance-row", dataset: { currency: b.currency } },
+              h("div", { class: "amount" }, money(b.balance, b.currency)),
+              b.pending ? h("div", { class: "muted-light" }, `${money(b.available, b.currency)} available · ${money(b.pending, b.currency)} waiting for transfers to be accepted`) : null,
+            ),
+          )
+        : h("div", { class: "amount" }, money(0, "USD")),
+      pinSet ? null : h("p", { class: "muted-light" }, "Set a payment PIN before paying or sending money."),
     );
     const rows = st.results || [];
     clear(
@@ -42,8 +54,8 @@ export async function render(view, _p, shell) {
             const amt = Number(e.amount);
             return h(
               "li",
-              { class: "item" },
-              h("span", { class: "body" }, h("span", { class: "name" }, e.description || e.memo || label(e.kind || e.type)), h("span", { class: "preview" }, timeShort(e.created_at))),
+              { class: "item entry" },
+              h("span", { class: "body" }, h("span", { class: "name" }, label(e.kind)), h("span", { class: "preview" }, `${timeShort(e.created_at)}${e.balance_after !== undefined ? ` · balance ${money(e.balance_after, e.currency)}` : ""}`)),
               h("span", { class: `amount ${amt >= 0 ? "plus" : "minus"}` }, (amt > 0 ? "+" : "") + money(amt, e.currency)),
             );
           })
@@ -55,32 +67,35 @@ export async function render(view, _p, shell) {
   return off;
 }
 
+// Ledger entry kinds ("topup.succeeded", "store.purchase", …) as a person reads them.
 function label(kind) {
-  return (
-    {
-      topup: "Top-up", transfer_in: "Transfer received", transfer_out: "Transfer sent", red_packet_sent: "Red packet sent",
-      red_packet_claimed: "Red packet", red_packet_refund: "Red packet returned", purchase: "Purchase", sticker_purchase: "Sticker pack",
-      merchant_payment: "Payment", refund: "Refund",
-    }[kind] || (kind ? kind.replace(/_/g, " ") : "Movement")
-  );
+  const k = String(kind || "");
+  const known = [
+    [/^topup/, "Top-up"], [/^operator/, "Credit from Plaza"], [/^transfer.*(return|expire)/, "Transfer returned"],
+    [/^transfer/, "Transfer"], [/^red_?packet.*refund/, "Red packet returned"], [/^red_?packet/, "Red packet"],
+    [/^store/, "Sticker pack"], [/^(checkout|merchant|order)/, "Payment to a merchant"], [/refund/, "Refund"],
+  ];
+  for (const [re, text] of known) if (re.test(k)) return text;
+  return k ? k.replace(/[._]/g, " ") : "Movement";
 }
 
 async function topUp(reload) {
-  let currency = "USD";
+  const currencies = ["USD", "EUR", "GBP", "CNY"];
   try {
-    const w = await api("GET", "/wallet");
-    currency = w.default_currency || w.balances?.[0]?.currency || "USD";
+    for (const b of (await api("GET", "/wallet")).balances || []) if (!currencies.includes(b.currency)) currencies.unshift(b.currency);
   } catch {
-    /* default */
+    /* defaults */
   }
-  const amount = h("input", { name: "amount", inputmode: "decimal", placeholder: "50.00", required: true, "aria-label": `Amount in ${currency}` });
+  const cur = h("select", { name: "currency", "aria-label": "Currency" }, currencies.map((c) => h("option", { value: c }, c)));
+  const amount = h("input", { name: "amount", inputmode: "decimal", placeholder: "50.00", required: true, "aria-label": "Top-up amount" });
   const err = h("p", { class: "error-text", role: "alert" });
   const go = h("button", { type: "submit", class: "primary" }, "Top up");
-  const form = h("form", {}, h("p", { class: "hint" }, `Sandbox gateway: no real card is charged on this server.`), h("div", { class: "row" }, h("div", { class: "grow" }, amount), h("span", {}, currency)), err, h("div", { class: "actions" }, go));
+  const form = h("form", {}, h("p", { class: "hint" }, `Sandbox gateway: no real card is charged on this server.`), h("div", { class: "row" }, h("div", { class: "grow" }, amount), cur), err, h("div", { class: "actions" }, go));
   let key = newKey();
   form.addEventListener("input", () => (key = newKey()));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
+    const currency = cur.value;
     const minor = parseMoney(amount.value, currency);
     if (!minor) return (err.textContent = "Enter an amount, like 50.00.");
     go.disabled = true;
@@ -96,7 +111,7 @@ async function topUp(reload) {
           break;
         }
       }
-      toast(t.status === "failed" ? "The top-up failed." : `Topped up ${money(minor, currency)}`);
+      toast(t.status === "succeeded" ? `Topped up ${money(minor, currency)}` : t.status === "failed" ? "The top-up failed." : "Top-up is processing…");
       dlg.close();
       reload();
     } catch (ex) {
@@ -109,18 +124,18 @@ async function topUp(reload) {
   amount.focus();
 }
 
-function setPin() {
-  const old = pinInput("Current PIN (if you have one)");
-  old.required = false;
+function setPin(pinSet, reload) {
+  const old = pinInput("Current PIN");
+  old.required = pinSet;
   const pin = pinInput("New PIN");
-  const again = pinInput("New PIN again");
+  const again = pinInput("Repeat the new PIN");
   const err = h("p", { class: "error-text", role: "alert" });
   const form = h(
     "form",
     {},
-    h("div", { class: "field" }, h("label", {}, "Current PIN (leave empty the first time)"), old),
-    h("div", { class: "field" }, h("label", {}, "New 6-digit PIN"), pin),
-    h("div", { class: "field" }, h("label", {}, "Repeat it"), again),
+    pinSet ? h("div", { class: "field" }, h("label", {}, "Current PIN"), old) : null,
+    h("div", { class: "field" }, pin),
+    h("div", { class: "field" }, again),
     err,
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save PIN")),
   );
@@ -134,6 +149,7 @@ function setPin() {
       await api("POST", "/wallet/pin", { body });
       toast("PIN saved");
       dlg.close();
+      reload();
     } catch (ex) {
       err.textContent = ex.human || ex.message;
     }
