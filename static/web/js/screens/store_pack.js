@@ -46,7 +46,7 @@ export async function render(view, [id], shell) {
       err,
       h("div", { class: "actions" }, ok),
     );
-    const key = newKey();
+    let key = newKey();
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       ok.disabled = true;
@@ -72,6 +72,7 @@ export async function render(view, [id], shell) {
         } else if (ex.code === "price_changed") {
           const fresh = await api("GET", `/store/packs/${id}`);
           Object.assign(p, fresh);
+          key = newKey(); // a new price is a new intent
           err.textContent = `The price is now ${priceLabel(p)}. Confirm again to pay it.`;
           ok.textContent = `Pay ${priceLabel(p)}`;
         } else if (ex.code === "pin_not_set") {
