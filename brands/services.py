@@ -17,7 +17,7 @@ from config.errors import Conflict, DomainError, InvalidInput, NotFound
 
 from . import segments
 from .models import Brand, BrandBlock, BrandMember, Follow, Offer, OfferClaim, PersonTag, Segment
-from .selectors import CAN_MANAGE_TEAM, CAN_MARKET, brand_for_member
+from .selectors import CAN_MANAGE_TEAM, CAN_MARKET, CAN_READ, brand_for_member
 
 Role = BrandMember.Role
 
@@ -243,6 +243,20 @@ def segment_save(
         seg.name, seg.rules, seg.updated_at = name, rules, timezone.now()
         seg.save(update_fields=["name", "rules", "updated_at"])
         return seg
+
+
+def segment_estimate(*, brand_id: int, acting_user, rules: dict):
+    """The console's live estimate (any team role). Rate-limited per brand: the privacy
+    rule (segments.estimate) refuses single-query differences, and the limit bounds how
+    many pairs of look-alike segments a brand can compare (docs/BRANDS.md)."""
+    from django.conf import settings
+
+    from config.ratelimit import check_rate
+
+    brand = brand_for_member(brand_id=brand_id, user=acting_user, roles=CAN_READ)
+    segments.validate(rules)
+    check_rate("brands.estimate", str(brand.pk), settings.BRANDS_ESTIMATE_RATE)
+    return segments.estimate(brand, rules)
 
 
 # --- offers -----------------------------------------------------------------------------------

@@ -354,6 +354,16 @@ if MEDIA_STORAGE_BACKEND:
     _media_options.update(querystring_auth=False, file_overwrite=False, default_acl=None)
     STORAGES["default"] = {"BACKEND": MEDIA_STORAGE_BACKEND, "OPTIONS": _media_options}
 
+# --- brands ---------------------------------------------------------------------------
+BRANDS_BATCH_SIZE = env.int("BRANDS_BATCH_SIZE", default=2000)  # people per delivery batch
+BRANDS_QUIET_START_HOUR = env.int("BRANDS_QUIET_START_HOUR", default=21)  # person's local time
+BRANDS_QUIET_END_HOUR = env.int("BRANDS_QUIET_END_HOUR", default=8)
+BRANDS_CAP_PER_BRAND = env.int("BRANDS_CAP_PER_BRAND", default=4)  # per person per window
+BRANDS_CAP_PER_BRAND_DAYS = env.int("BRANDS_CAP_PER_BRAND_DAYS", default=30)
+BRANDS_CAP_ALL_BRANDS_PER_DAY = env.int("BRANDS_CAP_ALL_BRANDS_PER_DAY", default=1)
+BRANDS_ATTRIBUTION_DAYS = env.int("BRANDS_ATTRIBUTION_DAYS", default=7)
+BRANDS_ESTIMATE_RATE = env.str("BRANDS_ESTIMATE_RATE", default="30/m,1000/d")  # per brand
+
 # --- logging --------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

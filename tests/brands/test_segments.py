@@ -177,3 +177,16 @@ def test_sticker_pack_categories_bought(brand, make_user, follow, settings):
     purchases.pack_claim_free(user=cat_fan, pack_id=pack.pk)
     assert members(brand, {"rule": "sticker_category", "in": ["animals"]}) == {cat_fan.pk}
     assert members(brand, {"not": {"rule": "sticker_category", "in": ["animals"]}}) == {other.pk}
+
+
+@pytest.mark.django_db
+def test_console_estimate_is_rate_limited_per_brand(brand, owner, followers, floor, settings):
+    from config.errors import RateLimited
+
+    settings.BRANDS_ESTIMATE_RATE = "3/m"
+    followers(12, region="FR")
+    for _ in range(3):
+        est = services.segment_estimate(brand_id=brand.pk, acting_user=owner, rules={})
+        assert est.as_dict()["estimate"] == 10
+    with pytest.raises(RateLimited):
+        services.segment_estimate(brand_id=brand.pk, acting_user=owner, rules={})
