@@ -5,6 +5,7 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 
 from accounts.friends import friend_request_accept, friend_request_send
 from accounts.services import device_token_issue
@@ -44,3 +45,6 @@ async def test_recipient_hears_of_the_gift(make_user):
     assert event["from"]["id"] == giver.pk and "phone" not in event["from"]
     await comm.disconnect()
     await sync_to_async(assert_ledger_balanced)()
+    # The sync helpers ran on asgiref's worker thread: close its connection so the test
+    # database can be dropped at the end of the run.
+    await sync_to_async(connections.close_all)()
