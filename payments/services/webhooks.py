@@ -175,16 +175,23 @@ def webhook_resend(*, merchant: Merchant, order_id: int, delivery_id: int) -> We
 
 # --- sending ----------------------------------------------------------------------------
 
-_client_local = threading.local()
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
 
 
 def _http() -> httpx.Client:
-    # One keep-alive client per worker thread: most merchants get many webhooks.
-    client = getattr(_client_local, "client", None)
-    if client is None:
-        client = httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
-        _client_local.client = client
-    return client
+    # One keep-alive client per process (httpx clients are thread-safe): building one
+    # loads the CA bundle (~0.2 s), which must not happen per webhook.
+    global _client
+    if _client is None:
+        with _client_lock:
+            if _client is None:
+                _client = httpx.Client(
+                    timeout=TIMEOUT_SECONDS,
+                    follow_redirects=False,
+                    limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+                )
+    return _client
 
 
 def webhook_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> str | None:
