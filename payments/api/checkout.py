@@ -180,7 +180,7 @@ class CheckoutPayView(APIView):
                 description=data.validated_data.get("description", ""),
             )
             return Response(_receipt(order), status=201 if created else 200)
-        order = order_pay(token=token, payer=request.user, pin=pin)
+        order = order_pay(token=token, payer=request.user, pin=pin, order=target)
         return Response(_receipt(order))
 
 

@@ -139,10 +139,12 @@ def _lock_order(**lookup) -> Order | None:
     )
 
 
-def order_pay(*, token: str, payer, pin: str | None = None) -> Order:
+def order_pay(*, token: str, payer, pin: str | None = None, order: Order | None = None) -> Order:
     """The buyer pays a pending order. Paying it again answers with the paid order and
-    charges nothing; a closed or expired order is a 422; someone else's payment a 409."""
-    order = Order.objects.select_related("merchant").filter(token=token).first()
+    charges nothing; a closed or expired order is a 422; someone else's payment a 409.
+    `order` may be passed when the caller already read it by this token."""
+    if order is None or order.token != token:
+        order = Order.objects.select_related("merchant").filter(token=token).first()
     if order is None or order.kind != Order.Kind.QR:
         raise NotFound("No such order.")
     if _check_payable(order, payer):

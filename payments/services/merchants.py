@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -92,6 +93,7 @@ def merchant_key_rotate(*, merchant_id: int, label: str = "") -> IssuedKey:
                 "This merchant already has two active keys; revoke the old one first.",
                 code="too_many_active_keys",
             )
+        _signing_keys.pop(merchant.id, None)
         return _new_key(merchant, label=label)
 
 
@@ -100,6 +102,7 @@ def merchant_key_revoke(*, key_id: str) -> None:
         key = MerchantApiKey.objects.select_for_update().filter(key_id=key_id).first()
         if key is None:
             raise NotFound("No such key.")
+        _signing_keys.pop(key.merchant_id, None)
         if key.revoked_at is None:
             key.revoked_at = timezone.now()
             key.save(update_fields=["revoked_at"])
@@ -116,8 +119,27 @@ def merchant_secrets_reencrypt() -> int:
     return count
 
 
+_signing_keys: dict[int, tuple[float, tuple[str, str] | None]] = {}
+SIGNING_KEY_CACHE_SECONDS = 30.0
+
+
 def signing_key_for(merchant: Merchant) -> tuple[str, str] | None:
-    """The newest active key (key id, secret): what outgoing webhooks are signed with."""
+    """The newest active key (key id, secret): what outgoing webhooks are signed with.
+    Remembered per process for 30 s (a worker sends many webhooks per merchant); a key
+    revoked meanwhile may sign webhooks for that long, which the merchant still verifies
+    while it holds the key."""
+    now = time.monotonic()
+    cached = _signing_keys.get(merchant.id)
+    if cached is not None and now - cached[0] < SIGNING_KEY_CACHE_SECONDS:
+        return cached[1]
+    found = _newest_key(merchant)
+    if len(_signing_keys) > 10000:
+        _signing_keys.clear()
+    _signing_keys[merchant.id] = (now, found)
+    return found
+
+
+def _newest_key(merchant: Merchant) -> tuple[str, str] | None:
     key = (
         MerchantApiKey.objects.filter(merchant=merchant, revoked_at__isnull=True)
         .order_by("-id")

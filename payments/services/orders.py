@@ -151,25 +151,25 @@ def order_create(
         raise InvalidInput("qr_format is url or emvco.", fields={"qr_format": ["url or emvco"]})
     if notify_url:
         check_notify_url(notify_url)
-    existing = Order.objects.filter(merchant=merchant, out_trade_no=out_trade_no).first()
-    if existing is None:
-        try:
-            with transaction.atomic():
-                order = Order.objects.create(
-                    merchant=merchant,
-                    out_trade_no=out_trade_no,
-                    amount=amount,
-                    currency=currency,
-                    description=description,
-                    notify_url=notify_url,
-                    qr_format=qr_format,
-                    token=new_order_token(),
-                    expires_at=timezone.now() + ttl,
-                )
-            order.merchant = merchant
-            return order, True
-        except IntegrityError:  # the same out_trade_no raced us; answer with the winner
-            existing = Order.objects.get(merchant=merchant, out_trade_no=out_trade_no)
+    # Insert first: a retry of the same out_trade_no is the rare case, so the common
+    # path is one INSERT and the unique constraint decides.
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                merchant=merchant,
+                out_trade_no=out_trade_no,
+                amount=amount,
+                currency=currency,
+                description=description,
+                notify_url=notify_url,
+                qr_format=qr_format,
+                token=new_order_token(),
+                expires_at=timezone.now() + ttl,
+            )
+        order.merchant = merchant
+        return order, True
+    except IntegrityError:  # this out_trade_no exists: a retry, or a clash
+        existing = Order.objects.get(merchant=merchant, out_trade_no=out_trade_no)
     if (existing.kind, existing.amount, existing.currency) != (Order.Kind.QR, amount, currency):
         raise Conflict(
             "This out_trade_no was already used for another order.",

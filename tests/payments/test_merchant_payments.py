@@ -5,6 +5,7 @@ import datetime as dt
 import threading
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -295,3 +296,27 @@ def test_racing_payments_of_one_order_charge_once(make_user):
     assert results.count("order_already_paid") == len(payers) - 1
     assert sum(wallet_balance(p) for p in payers) == 8 * 1000 - 100
     assert balance(merchant_account(merchant, "USD")) == 99
+
+
+def test_hot_paths_stay_a_handful_of_queries(shop, buyer):
+    """Create and pay are the 300/s paths: count their queries (steady state)."""
+    from django.test.utils import CaptureQueriesContext
+
+    _m, client = shop
+    pin_free_limit_set(user=buyer, limit=5000)
+    c = client_for(buyer)
+    for n in range(2):  # warm: the wallet and settlement accounts exist
+        warm = token_of(create_order(client, out_trade_no=f"W-{n}").json())
+        c.post(f"/api/v1/checkout/{warm}/pay", {}, format="json")
+    with CaptureQueriesContext(connection) as created:
+        body = create_order(client, out_trade_no="Q-1").json()
+    # key lookup, out_trade_no lookup, insert (in a savepoint)
+    assert len(created.captured_queries) <= 5, [q["sql"][:80] for q in created]
+    for shard in range(settings.LEDGER_HOT_ACCOUNT_SHARDS):  # every shard exists already
+        ledger.revenue_account(currency="USD", shard=shard)
+    with CaptureQueriesContext(connection) as paid:
+        r = c.post(f"/api/v1/checkout/{token_of(body)}/pay", {}, format="json")
+    assert r.status_code == 200
+    # token auth, order, PIN record, lock order, 3 accounts, entry insert, account lock,
+    # postings, balances, order update, wallet balances for the push (+ savepoints)
+    assert len(paid.captured_queries) <= 18, [q["sql"][:80] for q in paid]

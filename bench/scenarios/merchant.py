@@ -1,0 +1,290 @@
+"""Merchant QR checkout: orders created and paid per second end to end, webhook
+deliveries per second to a local receiver, and the time from pay to webhook received.
+
+Real uvicorn processes on PostgreSQL + Redis, a real Celery worker (Redis broker, thread
+pool) sending the webhooks, and a webhook receiver in its own process on 127.0.0.1.
+Each simulated vending machine loops: create an order with a signed request, then a
+buyer pays it (password-free, so the wallet path is measured and not an Argon2 PIN check,
+which payments benchmarks on its own). Many machines (merchants) and buyers, as in life:
+one merchant's settlement account is one row, locked once per payment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import multiprocessing as mp
+import secrets
+import subprocess
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+
+from bench.stats import pct, table
+from tests.load.servers import ROOT, start_servers
+
+SEED = r"""
+import json
+from accounts.models import User
+from accounts.services import device_token_issue
+from payments.services.funding import operator_credit
+from payments.services.merchants import merchant_create
+from payments.services.pin import pin_free_limit_set, pin_set
+
+merchants = []
+for i in range({merchants}):
+    m, key = merchant_create(name=f"Vending {{i}}", country="US", city="Oakland",
+                             currency="USD", mcc="5814", notify_url="{notify_url}")
+    merchants.append({{"key_id": key.key_id, "secret": key.secret}})
+buyers = []
+for i in range({buyers}):
+    u = User.objects.create_user(phone=f"+1415559{{i:04d}}", display_name=f"Buyer {{i}}")
+    operator_credit(user_id=u.pk, amount=100_000_000, currency="USD")
+    pin_set(user=u, pin="135790")
+    pin_free_limit_set(user=u, limit=20000)
+    buyers.append(device_token_issue(user=u))
+print("BENCH" + json.dumps({{"merchants": merchants, "buyers": buyers}}))
+"""
+
+
+def _receiver(port_q, out_q, stop):
+    """A webhook receiver process: answers 204 and records when each order.paid came."""
+    arrivals: dict[int, float] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver behind a proxy
+
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            now = time.time()
+            try:
+                event = json.loads(body)
+                if event.get("event") == "order.paid":
+                    arrivals.setdefault(event["data"]["order_id"], now)
+            except (ValueError, KeyError):
+                pass
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    port_q.put(server.server_address[1])
+    server.timeout = 0.2
+    while not stop.is_set():
+        server.handle_request()
+    out_q.put(arrivals)
+
+
+def _sign(secret: str, method: str, path: str, ts: str, nonce: str, body: bytes) -> str:
+    message = f"{method}\n{path}\n{ts}\n{nonce}\n".encode() + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+async def _sell_and_pay(urls, seed, *, concurrency: int, duration: float, stamp: str) -> dict:
+    merchants, buyers = seed["merchants"], seed["buyers"]
+    pays: dict[int, float] = {}  # order_id -> when the pay request was sent
+    pair_latency: list[float] = []
+    errors = 0
+    counter = itertools.count()
+    deadline = time.perf_counter() + duration
+    limits = httpx.Limits(
+        max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2
+    )
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def machine(i: int):
+            nonlocal errors
+            m = merchants[i % len(merchants)]
+            while time.perf_counter() < deadline:
+                k = next(counter)
+                base = urls[k % len(urls)]
+                body = json.dumps(
+                    {"out_trade_no": f"{stamp}-{k}", "amount": 150 + k % 400, "currency": "USD"}
+                ).encode()
+                ts, nonce = str(int(time.time())), secrets.token_hex(12)
+                path = "/api/merchant/v1/orders"
+                t0 = time.perf_counter()
+                try:
+                    r = await client.post(
+                        base + path,
+                        content=body,
+                        headers={
+                            "Content-Type": "application/json",
+                            "X-Plaza-Merchant": m["key_id"],
+                            "X-Plaza-Timestamp": ts,
+                            "X-Plaza-Nonce": nonce,
+                            "X-Plaza-Signature": _sign(m["secret"], "POST", path, ts, nonce, body),
+                        },
+                    )
+                    if r.status_code != 201:
+                        errors += 1
+                        continue
+                    order = r.json()
+                    token = order["qr_payload"].rsplit("/", 1)[1]
+                    sent = time.time()
+                    r = await client.post(
+                        f"{base}/api/v1/checkout/{token}/pay",
+                        json={},
+                        headers={"Authorization": f"Bearer {buyers[k % len(buyers)]}"},
+                    )
+                    if r.status_code != 200:
+                        errors += 1
+                        continue
+                    pays[order["order_id"]] = sent
+                    pair_latency.append(time.perf_counter() - t0)
+                except httpx.HTTPError:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(machine(i) for i in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return {"pays": pays, "pairs": pair_latency, "errors": errors, "elapsed": elapsed}
+
+
+def _worker(servers, threads: int) -> subprocess.Popen:
+    log = open(servers.workdir / "bench-worker.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-l",
+            "warning",
+            "-P",
+            "threads",
+            "--concurrency",
+            str(threads),
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=servers.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    servers.procs.append(proc)
+    return proc
+
+
+def run(quick: bool) -> str:
+    import os
+
+    procs = 2
+    concurrency = 16 if quick else 32
+    duration = 8.0 if quick else 20.0
+    n_merchants, n_buyers, worker_threads = 32, 64, 8
+    redis = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+
+    port_q, out_q, stop = mp.Queue(), mp.Queue(), mp.Event()
+    receiver = mp.Process(target=_receiver, args=(port_q, out_q, stop), daemon=True)
+    receiver.start()
+    notify_url = f"http://127.0.0.1:{port_q.get(timeout=10)}/plaza/webhook"
+
+    servers = start_servers(
+        procs,
+        extra_env={
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+            "CELERY_BROKER_URL": redis,
+            "DB_CONN_MAX_AGE": "60",
+            "LOG_LEVEL": "WARNING",
+        },
+    )
+    try:
+        _worker(servers, worker_threads)
+        out = servers.manage(
+            "shell",
+            "-c",
+            SEED.format(merchants=n_merchants, buyers=n_buyers, notify_url=notify_url),
+        )
+        seed = json.loads(next(ln for ln in out.splitlines() if ln.startswith("BENCH"))[5:])
+        # Warm up every process (connections, the worker's HTTP client), then measure.
+        asyncio.run(_sell_and_pay(servers.urls, seed, concurrency=4, duration=2.0, stamp="w"))
+        res = asyncio.run(
+            _sell_and_pay(
+                servers.urls,
+                seed,
+                concurrency=concurrency,
+                duration=duration,
+                stamp=f"b{int(time.time())}",
+            )
+        )
+        # Let the worker drain, then collect what the receiver heard.
+        drain_started = time.time()
+        expected = set(res["pays"])
+        time.sleep(1.0)
+        while time.time() - drain_started < 60:
+            pending = servers.manage(
+                "shell",
+                "-c",
+                "from payments.models import WebhookDelivery as W;"
+                "print('N', W.objects.filter(status='pending').count())",
+            )
+            n = int(next(ln for ln in pending.splitlines() if ln.startswith("N ")).split()[1])
+            if n == 0:
+                break
+            time.sleep(1.0)
+        stop.set()
+        arrivals = out_q.get(timeout=30)
+        receiver.join(timeout=10)
+        books = servers.manage("ledger_check").strip().splitlines()[-1]
+    finally:
+        stop.set()
+        servers.stop()
+
+    paid = len(res["pays"])
+    lat = [arrivals[o] - t for o, t in res["pays"].items() if o in arrivals]
+    heard = len([o for o in expected if o in arrivals])
+    times = sorted(arrivals[o] for o in expected if o in arrivals)
+    span = (times[-1] - times[0]) if len(times) > 1 else float("nan")
+    rows = [
+        [
+            "orders created + paid (end to end)",
+            concurrency,
+            paid / res["elapsed"],
+            pct(res["pairs"], 50) * 1000,
+            pct(res["pairs"], 99) * 1000,
+            res["errors"],
+        ],
+    ]
+    out = [
+        f"{procs} uvicorn processes + 1 Celery worker ({worker_threads} threads, Redis broker) "
+        f"on PostgreSQL + Redis; {n_merchants} merchants (vending machines), {n_buyers} "
+        f"buyers; {concurrency} machines each looping create → pay for {duration:.0f} s; "
+        "the load generator and the webhook receiver (its own process) share the same 2 "
+        "cores. Goals: ≥ 300 paid orders/s, p99 pay → webhook < 1 s.",
+        "",
+        table(
+            ["operation", "concurrency", "paid orders/s", "pair p50 ms", "pair p99 ms", "errors"],
+            rows,
+        ),
+        "",
+        table(
+            ["webhooks", "value"],
+            [
+                ["order.paid webhooks received / paid orders", f"{heard} / {paid}"],
+                [
+                    "webhook deliveries/s (first to last arrival)",
+                    f"{heard / span:,.1f}" if span == span and span > 0 else "n/a",
+                ],
+                ["pay sent → webhook received p50 ms", pct(lat, 50) * 1000],
+                ["pay sent → webhook received p99 ms", pct(lat, 99) * 1000],
+                ["pay sent → webhook received max ms", max(lat) * 1000 if lat else float("nan")],
+            ],
+        ),
+        "",
+        f"Ledger check after the run: {books}.",
+    ]
+    return "\n".join(out) + "\n"
