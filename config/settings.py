@@ -276,6 +276,10 @@ ADD_ME_RESOLVE_RATE = env.str("ADD_ME_RESOLVE_RATE", default="30/m,500/d")
 
 # --- chat -----------------------------------------------------------------------------
 CHAT_GROUP_MAX_MEMBERS = env.int("CHAT_GROUP_MAX_MEMBERS", default=500)
+# Group invites: lifetime cap (and default), per-person limits on joins and look-ups.
+CHAT_INVITE_MAX_TTL_SECONDS = env.int("CHAT_INVITE_MAX_TTL_SECONDS", default=7 * 86400)
+CHAT_INVITE_JOIN_RATE = env.str("CHAT_INVITE_JOIN_RATE", default="10/m,100/h")
+CHAT_INVITE_LOOKUP_RATE = env.str("CHAT_INVITE_LOOKUP_RATE", default="30/m,300/h")
 CHAT_SEND_RATE_BURST = env.int("CHAT_SEND_RATE_BURST", default=20)
 PUSH_BACKEND = env.str("PUSH_BACKEND", default="chat.push.LogPushBackend")
 CHAT_UPLOAD_MAX_IMAGE_BYTES = env.int("CHAT_UPLOAD_MAX_IMAGE_BYTES", default=10 * 1024 * 1024)

@@ -11,6 +11,7 @@ from config.pagination import decode_cursor, encode_cursor, parse_limit
 
 from .. import selectors
 from ..services import conversations as services
+from ..services import groups
 from . import serializers as s
 
 
@@ -46,7 +47,8 @@ class ConversationListCreateView(APIView):
                 user=request.user, other_user_id=v["user_id"]
             )
         else:
-            conv = services.group_create(
+            # Group management checks the contacts rule, the cap, and writes the system line.
+            conv = groups.group_create(
                 creator=request.user,
                 title=v["title"],
                 member_ids=v.get("member_ids", []),
@@ -74,7 +76,8 @@ class ConversationDetailView(APIView):
         own = {k: v.pop(k) for k in ("muted", "pinned") if k in v}
         selectors.conversation_for_member(request.user, conversation_id)
         if v:
-            services.conversation_update(actor=request.user, conversation_id=conversation_id, **v)
+            # Through group management: renames and announcements get a system line.
+            groups.group_update(actor=request.user, conversation_id=conversation_id, **v)
         if own:
             services.membership_settings_update(
                 user=request.user, conversation_id=conversation_id, **own
@@ -98,8 +101,9 @@ class ConversationMembersView(APIView):
         data = s.ChatMembersAddInput(data=request.data)
         data.is_valid(raise_exception=True)
         conv = selectors.conversation_for_member(request.user, conversation_id)
-        added = services.member_add(
-            conversation_id=conv.pk, user_ids=data.validated_data["user_ids"], actor=request.user
+        # Group management: only contacts, bans, approval mode, the cap, a system line.
+        added = groups.group_members_add(
+            actor=request.user, conversation_id=conv.pk, user_ids=data.validated_data["user_ids"]
         )
         return Response({"added": added}, status=201)
 
@@ -113,6 +117,6 @@ class ConversationMemberDetailView(APIView):
                 raise NotFound("No such member.", code="member_not_found")
         elif conv.kind == "direct":
             raise NotFound("You cannot leave a direct chat.", code="direct_is_closed")
-        if not services.member_remove(conversation_id=conv.pk, user_id=user_id, actor=request.user):
-            raise NotFound("No such member.", code="member_not_found")
+        # Group management: roles, owner hand-over on leaving, the counter, a system line.
+        groups.group_member_remove(actor=request.user, conversation_id=conv.pk, user_id=user_id)
         return Response(status=204)

@@ -1,6 +1,19 @@
 # One module per area; import each here so Django finds the models.
 from .conversations import Conversation, Membership
 from .events import ChatEvent
+from .groups import GroupBan, GroupJoinRequest, GroupPolicy
+from .invites import GroupInvite
 from .messages import HiddenMessage, Message, Upload
 
-__all__ = ["ChatEvent", "Conversation", "HiddenMessage", "Membership", "Message", "Upload"]
+__all__ = [
+    "ChatEvent",
+    "Conversation",
+    "GroupBan",
+    "GroupInvite",
+    "GroupJoinRequest",
+    "GroupPolicy",
+    "HiddenMessage",
+    "Membership",
+    "Message",
+    "Upload",
+]

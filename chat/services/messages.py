@@ -262,7 +262,8 @@ def _notify_offline_on_commit(message: Message, members, sender_id: int | None) 
         from ..presence import online_users
         from ..tasks import push_offline
 
-        offline = [u for u in recipients if u not in online_users(recipients)]
+        online = online_users(recipients)  # one round trip, not one per recipient
+        offline = [u for u in recipients if u not in online]
         if offline:
             push_offline.delay(message.pk, offline)
 

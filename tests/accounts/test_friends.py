@@ -17,7 +17,7 @@ def events(monkeypatch):
     sent: list[tuple[int, dict]] = []
     from config import realtime
 
-    def capture(ids, event):
+    def capture(ids, event, **_kw):
         sent.extend((uid, event) for uid in ids)
 
     monkeypatch.setattr(realtime, "publish_now", capture)

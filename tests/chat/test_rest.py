@@ -1,6 +1,7 @@
 import pytest
 
 from chat.services.conversations import group_create
+from tests.chat.social import befriend
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +108,9 @@ def test_edit_recall_and_delete_for_me(auth_client, bob, other_user):
 
 def test_group_create_members_and_settings(auth_client, user, other_user, bob, make_user):
     carol = make_user("Carol")
+    # Only contacts can be added directly (group management, tests/chat/test_groups.py).
+    befriend(user, other_user)
+    befriend(other_user, carol)
     r = auth_client.post(
         "/api/v1/conversations",
         {"kind": "group", "title": "Hikers", "member_ids": [other_user.pk]},
