@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.selectors import public_profile
+from accounts.selectors import is_blocked_between, public_profile
 from config.errors import DomainError, InvalidInput, NotFound
 
 from ..models import Conversation, Membership
@@ -45,7 +45,10 @@ def conversation_get_or_create_direct(*, user, other_user_id: int) -> tuple[Conv
     if existing is not None:
         return existing, False
     others = _active_users([other_user_id])
-    if int(other_user_id) not in others:
+    if int(other_user_id) not in others or is_blocked_between(
+        user_id=user.pk, other_id=int(other_user_id)
+    ):
+        # A blocked pair are strangers: answer as if the other account did not exist.
         raise NotFound("No such user.", code="user_not_found")
     try:
         with transaction.atomic():

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.selectors import is_blocked_between
 from config.errors import Conflict, DomainError, InvalidInput, NotFound
 
 from ..models import Conversation, HiddenMessage, Membership, Message, Upload
@@ -195,11 +196,15 @@ def message_send(
     members = list(
         Membership.objects.filter(
             conversation_id=conversation_id, left_at__isnull=True
-        ).values_list("user_id", "joined_seq", "muted")
+        ).values_list("user_id", "joined_seq", "muted", "conversation__kind")
     )
     me = next((m for m in members if m[0] == sender_id), None)
     if sender_id is not None and me is None:
         raise NotFound("No such conversation.", code="conversation_not_found")
+    if me is not None and me[3] == Conversation.Kind.DIRECT and kind != "system":
+        other = next((m[0] for m in members if m[0] != sender_id), None)
+        if other is not None and is_blocked_between(user_id=sender_id, other_id=other):
+            raise DomainError("You cannot message this person.", code="cannot_message")
     try:
         with transaction.atomic():
             counters = stream.bump(conversation_id, messages=1, events=1)

@@ -193,3 +193,19 @@ def test_stream_events_are_gapless_per_conversation(user, other_user):
         .values_list("event_seq", flat=True)
     )
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_blocked_pair_cannot_start_or_continue_a_direct_chat(user, other_user, make_user):
+    from accounts.friends import block_create
+    from config.errors import DomainError
+
+    conv, _ = conversation_get_or_create_direct(user=user, other_user_id=other_user.pk)
+    send(user, conv, "before")
+    block_create(user=other_user, other_id=user.pk)
+    with pytest.raises(DomainError) as e:
+        send(user, conv, "after")
+    assert e.value.code == "cannot_message"
+    carol = make_user()
+    block_create(user=carol, other_id=user.pk)
+    with pytest.raises(NotFound):
+        conversation_get_or_create_direct(user=user, other_user_id=carol.pk)
