@@ -3,3 +3,12 @@ from django.apps import AppConfig
 
 class ChatConfig(AppConfig):
     name = "chat"
+
+    def ready(self) -> None:
+        from config.realtime import add_durable_sink
+
+        from .services.user_events import record
+
+        # Every durable push (wallet, store, friends, my private chat changes) is kept in
+        # the person's sync stream; conversation events have their own stream.
+        add_durable_sink(record)

@@ -12,10 +12,11 @@ from django.db.models import Q
 from accounts.selectors import public_profile
 from config.errors import InvalidInput, NotFound
 
-from .models import ChatEvent, Conversation, HiddenMessage, Membership, Message
+from .models import ChatEvent, Conversation, HiddenMessage, Membership, Message, UserEvent
 from .services.stream import render_event, render_message
 
 MAX_SYNC_PAGE = 500
+USER_STREAM = 0  # the cursor position key of the caller's own stream (no conversation is 0)
 
 
 def conversation_for_member(user, conversation_id: int) -> Conversation:
@@ -238,7 +239,10 @@ def _sync_memberships(user_id: int):
 
 def sync_cursor_now(user_id: int) -> str:
     """Where a fresh client starts: everything so far counts as seen."""
+    from .services.user_events import user_stream_position
+
     positions = {c: last for c, _j, _le, left_at, last in _sync_memberships(user_id) if not left_at}
+    positions[USER_STREAM] = user_stream_position(user_id)
     return SyncCursor(positions=positions, made_at=_now_ms()).encode()
 
 
@@ -270,25 +274,41 @@ def sync_page(user_id: int, since: str, *, limit: int = 200) -> dict:
         events = list(
             ChatEvent.objects.filter(q).select_related("message").order_by("id")[: limit + 1]
         )
-    has_more = len(events) > limit
-    events = events[:limit]
-    for e in events:
-        pending[e.conversation_id] = max(pending.get(e.conversation_id, 0), e.event_seq)
-    # Drop conversations that are left and fully delivered: cursors stay small.
-    left_done = (
-        {
-            cid
-            for cid, _j, left_ev, left_at, _l in _sync_memberships(user_id)
-            if left_at is not None and pending.get(cid, 0) >= (left_ev or 0)
-        }
-        if any(e.type == "member.left" for e in events)
-        else set()
+    own_after = cursor.positions.get(USER_STREAM, 0)
+    own = list(
+        UserEvent.objects.filter(user_id=user_id, seq__gt=own_after).order_by("seq")[: limit + 1]
     )
-    for cid in left_done:
-        pending.pop(cid, None)
+    # Merge the two streams by time; each keeps its own order, and each position only
+    # moves over what this page returns.
+    page: list = []
+    i = j = 0
+    while len(page) < limit and (i < len(events) or j < len(own)):
+        if j >= len(own) or (i < len(events) and events[i].created_at <= own[j].created_at):
+            page.append(events[i])
+            i += 1
+        else:
+            page.append(own[j])
+            j += 1
+    has_more = i < len(events) or j < len(own)
+    pending[USER_STREAM] = own_after
+    out = []
+    left_seen = False
+    for item in page:
+        if isinstance(item, UserEvent):
+            pending[USER_STREAM] = max(pending[USER_STREAM], item.seq)
+            out.append(item.event)
+            continue
+        pending[item.conversation_id] = max(pending.get(item.conversation_id, 0), item.event_seq)
+        left_seen = left_seen or item.type == "member.left"
+        out.append(render_event(item))
+    # Drop conversations that are left and fully delivered: cursors stay small.
+    if left_seen:
+        for cid, _j, left_ev, left_at, _l in _sync_memberships(user_id):
+            if left_at is not None and cid in pending and pending[cid] >= (left_ev or 0):
+                pending.pop(cid)
     next_cursor = SyncCursor(positions=pending, made_at=_now_ms()).encode()
     return {
-        "events": [render_event(e) for e in events],
+        "events": out,
         "cursor": next_cursor,
         "has_more": has_more,
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -28,13 +28,46 @@ def push_to_user(user_id: int, event: dict) -> None:
     push_to_users([user_id], event)
 
 
-def push_to_users(user_ids: Iterable[int], event: dict, *, skip_channel: str | None = None) -> None:
+def push_to_users(
+    user_ids: Iterable[int],
+    event: dict,
+    *,
+    skip_channel: str | None = None,
+    durable: bool = True,
+) -> None:
     """Send `event` to every device of every user, after commit. `skip_channel` names one
-    socket that must not get it (the sender's own socket, which gets an ack instead)."""
+    socket that must not get it (the sender's own socket, which gets an ack instead).
+
+    `durable` events are also handed to the registered sinks (chat records them in each
+    person's sync stream, so `/api/v1/sync` replays them to a device that was offline);
+    pass `durable=False` for ephemeral events (typing-like) or ones already recorded."""
     ids = list(dict.fromkeys(user_ids))
     if not ids:
         return
-    transaction.on_commit(lambda: publish_now(ids, event, skip_channel=skip_channel))
+    transaction.on_commit(lambda: _deliver(ids, event, skip_channel, durable))
+
+
+DurableSink = Callable[[list[int], dict], None]
+_sinks: list[DurableSink] = []
+
+
+def add_durable_sink(sink: DurableSink) -> None:
+    """Register `sink(user_ids, event)`, called after commit before the publish."""
+    if sink not in _sinks:
+        _sinks.append(sink)
+
+
+def _deliver(ids: list[int], event: dict, skip_channel: str | None, durable: bool) -> None:
+    if durable:
+        for sink in list(_sinks):
+            try:
+                sink(ids, event)
+            except Exception:  # the push still goes out; the sink logs what it lost
+                log.exception("durable sink failed for %s", event.get("type"))
+    if skip_channel is None:
+        publish_now(ids, event)  # the plain two-argument call tests capture
+    else:
+        publish_now(ids, event, skip_channel=skip_channel)
 
 
 def publish_now(user_ids: list[int], event: dict, *, skip_channel: str | None = None) -> None:

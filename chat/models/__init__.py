@@ -1,6 +1,6 @@
 # One module per area; import each here so Django finds the models.
 from .conversations import Conversation, Membership
-from .events import ChatEvent
+from .events import ChatEvent, UserEvent, UserStream
 from .groups import GroupBan, GroupJoinRequest, GroupPolicy
 from .invites import GroupInvite
 from .messages import HiddenMessage, Message, Upload
@@ -16,4 +16,6 @@ __all__ = [
     "Membership",
     "Message",
     "Upload",
+    "UserEvent",
+    "UserStream",
 ]

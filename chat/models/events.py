@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
@@ -35,3 +37,35 @@ class ChatEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} #{self.event_seq} in {self.conversation_id}"
+
+
+class UserStream(models.Model):
+    """The per-person counter for `UserEvent.seq` (bumped with one upsert … RETURNING,
+    which also locks the row until commit: seqs are gapless and commit-ordered)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    last_seq = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"stream of {self.user_id} at {self.last_seq}"
+
+
+class UserEvent(models.Model):
+    """An event for one person outside any conversation stream — `wallet.updated`,
+    `store.gift_received`, `friend_request.new`, my own mute or delete-for-me — recorded
+    from `config.realtime.push_to_users` so `/api/v1/sync` replays it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    seq = models.BigIntegerField()
+    event = models.JSONField(encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "seq"], name="chat_user_event_seq_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event.get('type')} #{self.seq} for {self.user_id}"

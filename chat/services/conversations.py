@@ -249,6 +249,7 @@ def membership_settings_update(
             stream.publish(
                 [user.pk],
                 {"type": "conversation.updated", "conversation_id": conv.pk, "changes": changes},
+                private=True,
             )
     return m
 

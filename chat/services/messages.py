@@ -410,6 +410,7 @@ def message_hide(*, user, conversation_id: int, seq: int) -> None:
         stream.publish(
             [user.pk],
             {"type": "message.deleted", "conversation_id": conversation_id, "seq": seq},
+            private=True,
         )
 
 

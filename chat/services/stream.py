@@ -108,6 +108,14 @@ def render_event(event: ChatEvent) -> dict:
     return out
 
 
-def publish(user_ids: Iterable[int], event: dict, *, skip_channel: str | None = None) -> None:
-    """Push after commit to every device of `user_ids`."""
-    push_to_users(user_ids, event, skip_channel=skip_channel)
+def publish(
+    user_ids: Iterable[int],
+    event: dict,
+    *,
+    skip_channel: str | None = None,
+    private: bool = False,
+) -> None:
+    """Push after commit to every device of `user_ids`. Conversation events are already in
+    the conversation stream; `private` ones (my mute, my delete-for-me) go to the person's
+    own stream instead, so sync still replays them."""
+    push_to_users(user_ids, event, skip_channel=skip_channel, durable=private)

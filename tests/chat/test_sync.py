@@ -117,3 +117,25 @@ def test_read_receipts_reach_the_sender(user, other_user):
     assert events == [
         {"type": "receipt.read", "conversation_id": conv.pk, "user_id": other_user.pk, "seq": 1}
     ]
+
+
+def test_events_outside_conversations_are_replayed_too(user, other_user, make_user):
+    from django.db import transaction
+
+    from chat.services.conversations import membership_settings_update
+    from config.realtime import push_to_users
+
+    conv, _ = conversation_get_or_create_direct(user=user, other_user_id=other_user.pk)
+    cursor = sync_cursor_now(user.pk)
+    with transaction.atomic():  # any app's push, e.g. payments' wallet.updated
+        push_to_users([user.pk], {"type": "wallet.updated", "currency": "USD", "balances": []})
+    send(other_user, conv.pk, "m")
+    membership_settings_update(user=user, conversation_id=conv.pk, muted=True)
+    with transaction.atomic():
+        push_to_users([user.pk], {"type": "typing", "conversation_id": 1}, durable=False)
+    events, cursor = drain(user.pk, cursor, limit=1)
+    assert [e["type"] for e in events] == ["wallet.updated", "message.new", "conversation.updated"]
+    assert events[2]["changes"] == {"muted": True}
+    assert drain(user.pk, cursor)[0] == []
+    # Other people's private events are not mine.
+    assert drain(other_user.pk, sync_cursor_now(other_user.pk))[0] == []
