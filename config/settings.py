@@ -334,6 +334,8 @@ STORE_CATALOGUE_LOCAL_SECONDS = env.float(
     "STORE_CATALOGUE_LOCAL_SECONDS", default=0.0 if TESTING else 1.0
 )
 STORE_PURCHASE_RATE = env.str("STORE_PURCHASE_RATE", default="10/s,300/h")
+# Catalogue pages that miss the cache (and so cost database work) per client IP.
+STORE_CATALOGUE_BUILD_RATE = env.str("STORE_CATALOGUE_BUILD_RATE", default="30/s,600/m")
 STORE_PACK_MIN_STICKERS = env.int("STORE_PACK_MIN_STICKERS", default=1)
 # Sticker files go through Django's storage API. Default: local disk under MEDIA_ROOT.
 # S3-compatible storage (AWS S3, MinIO, R2): `pip install django-storages[s3]` and set

@@ -186,11 +186,18 @@ def catalogue_page_build(*, q: str, category: str, sort: str, limit: int, cursor
     return {"results": [pack_card(p) for p in rows], "next": next_cursor}
 
 
-def catalogue_page(params) -> CataloguePage:
-    """The rendered page for these query parameters, from the cache when it can."""
+def catalogue_page(params, *, on_build=None) -> CataloguePage:
+    """The rendered page for these query parameters, from the cache when it can.
+    `on_build` runs first when the page has to be built (the edge's rate limit)."""
     query = parse_query(params)
     digest = hashlib.blake2b(json.dumps(query, sort_keys=True).encode(), digest_size=16)
-    return cached(f"store:cat:{digest.hexdigest()}", lambda: render(catalogue_page_build(**query)))
+
+    def build() -> CataloguePage:
+        if on_build is not None:
+            on_build()
+        return render(catalogue_page_build(**query))
+
+    return cached(f"store:cat:{digest.hexdigest()}", build)
 
 
 def pack_with_stickers(pack: Pack) -> dict:

@@ -185,7 +185,11 @@ def run(quick: bool) -> str:
     concurrency = 32
     servers = start_servers(
         procs,
-        extra_env={"STORE_PURCHASE_RATE": "100000/s", "DB_CONN_MAX_AGE": "60"},
+        extra_env={
+            "STORE_PURCHASE_RATE": "100000/s",
+            "STORE_CATALOGUE_BUILD_RATE": "100000/s",
+            "DB_CONN_MAX_AGE": "60",
+        },
     )
     rows = []
     rates: dict[str, list[float]] = {}

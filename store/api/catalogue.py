@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from config.errors import NotFound
+from config.ratelimit import check_rate, client_ip
 
 from .. import catalogue
 from .schemas import StorePackDetail, StorePackPage
@@ -35,6 +37,13 @@ def cached_response(request, page: catalogue.CataloguePage) -> HttpResponse:
     return response
 
 
+def _limit_builds(request) -> None:
+    # Reads served from the cache are free; a page that must be built from the database
+    # (an unusual query, a new version) counts against the caller's IP, so random `q`
+    # values cannot turn into unbounded database work.
+    check_rate("store.catalogue_build", client_ip(request), settings.STORE_CATALOGUE_BUILD_RATE)
+
+
 class StorePackListView(APIView):
     # The catalogue is public and per-person free, so it needs no token lookup: a request
     # whose page is cached costs two cache reads and no database query.
@@ -58,7 +67,9 @@ class StorePackListView(APIView):
         auth=[],
     )
     def get(self, request):
-        return cached_response(request, catalogue.catalogue_page(request.GET))
+        return cached_response(
+            request, catalogue.catalogue_page(request.GET, on_build=lambda: _limit_builds(request))
+        )
 
 
 class StorePackDetailView(APIView):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -76,6 +77,13 @@ class StorePackFields(serializers.Serializer):
     )
     price = serializers.IntegerField(min_value=0, max_value=10**12, required=False)
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False)
+
+    def validate_currency(self, value: str) -> str:
+        value = value.upper()
+        allowed = getattr(settings, "PAYMENTS_CURRENCIES", ["USD"])
+        if value not in allowed:
+            raise serializers.ValidationError(f"One of {', '.join(allowed)}.")
+        return value
 
 
 def _pack_changes(validated: dict) -> dict:

@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from config.errors import Conflict, InvalidInput, NotFound
@@ -118,7 +119,8 @@ def sticker_add(
         pack = _own_pack_for_update(creator=creator, pack_id=pack_id)
         if pack.status not in EDITABLE:
             raise Conflict("Stickers can be added to drafts only.", code="pack_not_editable")
-        count = pack.stickers.count()
+        facts = pack.stickers.aggregate(n=Count("id"), last=Max("position"))
+        count = facts["n"]
         if count >= MAX_STICKERS_PER_PACK:
             raise InvalidInput(
                 f"A pack holds at most {MAX_STICKERS_PER_PACK} stickers.", code="pack_full"
@@ -126,7 +128,7 @@ def sticker_add(
         sticker = Sticker(
             pack=pack,
             emoji=emoji,
-            position=count + 1,
+            position=(facts["last"] or 0) + 1,
             format=image.format,
             width=image.width,
             height=image.height,

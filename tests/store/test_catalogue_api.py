@@ -164,3 +164,14 @@ def test_an_uncached_page_is_two_queries_whatever_its_size(api, creator, django_
     with django_assert_num_queries(2):  # the ordered page, then its packs' sticker facts
         body = api.get("/api/v1/store/packs?sort=new&limit=5").json()
     assert [p["sticker_count"] for p in body["results"]] == [2] * 5
+
+
+def test_cache_misses_are_rate_limited_per_ip_hits_are_not(api, creator, settings):
+    settings.STORE_CATALOGUE_BUILD_RATE = "3/m"
+    published_pack(creator, title="Cats", price=0, stickers=1)
+    for q in ("a", "b", "c"):
+        assert api.get(f"/api/v1/store/packs?q={q}").status_code == 200
+    limited = api.get("/api/v1/store/packs?q=d")
+    assert limited.status_code == 429 and limited["Retry-After"]
+    for _ in range(5):  # cached pages keep flowing
+        assert api.get("/api/v1/store/packs?q=a").status_code == 200

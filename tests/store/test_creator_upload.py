@@ -195,3 +195,10 @@ def test_thumbnail_is_made_once(creator_client):
     assert sticker_make_thumbnail.delay(sticker.pk).get() is False  # a retry changes nothing
     sticker.refresh_from_db()
     assert sticker.thumbnail.name == made
+
+
+def test_pack_currency_must_be_one_the_wallet_knows(creator_client):
+    r = creator_client.post(
+        "/api/v1/store/creator/packs", {"title": "X", "currency": "XYZ"}, format="json"
+    )
+    assert r.status_code == 400 and "currency" in r.json()["error"]["fields"]
