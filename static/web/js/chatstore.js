@@ -122,7 +122,15 @@ realtime.on("message.new", (ev) => {
   const c = convs.get(id);
   if (!c) {
     // A conversation we have not seen yet (someone started a chat with us).
-    fetchConversation(id).catch(() => {});
+    fetchConversation(id)
+      .then((fresh) => {
+        if (!fresh.last_message || (fresh.last_message.seq || 0) < (m.seq || 0)) {
+          fresh.last_message = m;
+          fresh.last_message_at = m.created_at;
+          notify();
+        }
+      })
+      .catch(() => {});
     return;
   }
   if (c.last_message && (c.last_message.seq || 0) >= (m.seq || 0)) return;

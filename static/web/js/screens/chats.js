@@ -46,7 +46,9 @@ export async function render(view, _params, shell) {
   const unsub = subscribe(draw);
   draw();
   try {
-    await loadConversations();
+    // Show what we hold at once, then refresh from the server (cheap, and it also
+    // corrects anything a missed event left stale).
+    await loadConversations(true);
   } catch (e) {
     showError(e);
   }

@@ -80,7 +80,7 @@ export async function render(view, [id], shell) {
     const el = h(
       "div",
       { class: `msg ${mine ? "me" : "them"} ${state}`, dataset: { seq: msg.seq || "", clientId: msg.client_id || "", kind: msg.kind } },
-      avatar(mine ? session.user?.display_name || "Me" : nameOf(msg.sender_id), null, "small"),
+      mine ? avatar(session.user?.display_name || "Me", session.user?.avatar_url, "small") : msg.sender_id == null ? avatar(chats.titleOf(conv), conv.avatar_url, "small") : avatar(nameOf(msg.sender_id), null, "small"),
       col,
     );
     if (mine && msg.seq) bubble.addEventListener("contextmenu", (e) => (e.preventDefault(), messageMenu(msg)));

@@ -39,17 +39,29 @@ export function renderBody(m, { onOpen }) {
         h("span", { class: "big" }, icon("packet"), " ", p.greeting || m.text || "Best wishes"),
         h("span", {}, "Red packet — tap to open"),
       );
-    case "offer":
+    case "offer": {
+      // A brand's offer: keep it with one tap; it applies at that brand's checkout.
+      const o = p.offer || {};
+      const oid = o.id ?? p.offer_id;
+      const what = o.kind === "percent" ? `${o.percent_off}% off` : o.amount_off_minor ? `${money(o.amount_off_minor, o.currency)} off` : "";
       return h(
         "div",
         { class: "bubble offer" },
-        h("strong", {}, p.title || "Offer"),
+        h("span", { class: "offer-tag" }, "Offer"),
+        h("strong", { class: "offer-title" }, o.title || "Offer"),
+        what ? h("div", { class: "offer-value" }, what, o.min_spend_minor ? ` when you spend ${money(o.min_spend_minor, o.currency)}` : "") : null,
         m.text ? h("div", {}, m.text) : null,
-        p.offer_id || p.id
-          ? h("div", { class: "actions" }, h("button", { type: "button", class: "primary small", onclick: (e) => claimOffer(p.offer_id || p.id, e.target) }, "Claim offer"))
-          : null,
+        o.ends_at ? h("div", { class: "muted" }, `Until ${new Date(o.ends_at).toLocaleDateString()}`) : null,
+        oid ? h("div", { class: "actions" }, h("button", { type: "button", class: "primary small", onclick: (e) => claimOffer(oid, e.target) }, "Claim offer")) : null,
       );
+    }
     default:
+      if (p.card) {
+        return h("div", { class: "bubble card-msg" }, p.card.image_url ? h("img", { src: p.card.image_url, alt: "" }) : null, h("strong", {}, p.card.title), m.text ? h("div", {}, m.text) : null, p.card.link ? h("a", { href: p.card.link, target: "_blank", rel: "noopener noreferrer" }, "Open") : null);
+      }
+      if (p.sale) {
+        return h("div", { class: "bubble offer" }, h("span", { class: "offer-tag" }, "Exclusive sale"), h("strong", {}, p.sale.title), h("div", {}, money(p.sale.price_minor, p.sale.currency), " · from ", new Date(p.sale.starts_at).toLocaleString()), m.text ? h("div", {}, m.text) : null);
+      }
       return h("div", { class: "bubble" }, m.text || "");
   }
 }
@@ -57,17 +69,13 @@ export function renderBody(m, { onOpen }) {
 export async function claimOffer(offerId, btn) {
   if (btn) btn.disabled = true;
   try {
-    await api("POST", `/offers/${offerId}/claim`, { idem: newKey() });
-    toast("Offer claimed — it applies at this brand's checkout.");
+    // Claiming twice is harmless (the server keeps one claim per person).
+    await api("POST", `/offers/${offerId}/claim`);
+    toast("Offer kept — it applies by itself at this brand's checkout.");
     if (btn) btn.textContent = "Claimed";
   } catch (e) {
-    if (e.status === 409) {
-      toast("You already have this offer.");
-      if (btn) btn.textContent = "Claimed";
-    } else {
-      showError(e);
-      if (btn) btn.disabled = false;
-    }
+    showError(e);
+    if (btn) btn.disabled = false;
   }
 }
 
