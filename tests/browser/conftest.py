@@ -124,12 +124,14 @@ def people(chromium, web_server):
         p.context.close()
 
 
-def sign_in(person: Person, server, *, use_dev_banner: bool) -> None:
-    """Log in through the UI: phone, code (from the dev banner or the SMS log), name."""
+def sign_in(person: Person, server, *, use_dev_banner: bool, path: str = "/") -> None:
+    """Log in through the UI: phone, code (from the dev banner or the SMS log), then the
+    name on the profile screen a new account lands on (unless a deep link takes it
+    elsewhere, in which case the name is set over the API)."""
     from playwright.sync_api import expect
 
     page = person.page
-    page.goto(server.url + "/")
+    page.goto(server.url + path)
     expect(page.get_by_role("heading", name="Welcome to Plaza")).to_be_visible()
     page.get_by_label("Phone number").fill(person.phone)
     page.get_by_role("button", name="Send code").click()
@@ -139,6 +141,11 @@ def sign_in(person: Person, server, *, use_dev_banner: bool) -> None:
     else:
         page.get_by_label("Code").fill(server.sms_code(person.phone))
     page.get_by_role("button", name="Sign in").click()
+    if path != "/":
+        page.wait_for_function("() => !!localStorage.getItem('plaza.token')")
+        person.user_id = page.evaluate("JSON.parse(localStorage.getItem('plaza.user')).id")
+        api(server, person, "PATCH", "/me", json={"display_name": person.name})
+        return
     # A new account lands on its profile to pick a name.
     expect(page.get_by_label("Name")).to_be_visible()
     page.get_by_label("Name").fill(person.name)

@@ -27,11 +27,11 @@ export function composerTools({ conversation, send, close }) {
   return tray;
 }
 
-export async function uploadAndSend(fileOrBlob, kind, send, extra = {}) {
+// Upload first (POST /uploads, multipart), then send a message that points at it.
+export async function uploadAndSend(fileOrBlob, kind, send) {
   const form = new FormData();
   form.append("file", fileOrBlob, fileOrBlob.name || `${kind}.${kind === "voice" ? "webm" : "bin"}`);
   form.append("kind", kind);
-  if (extra.duration_ms) form.append("duration_ms", String(extra.duration_ms));
   try {
     const up = await api("POST", "/uploads", { form });
     await send({ kind, text: "", payload: { upload_id: String(up.upload_id ?? up.token ?? up.id) } });
@@ -79,7 +79,6 @@ function recordVoice(send, close) {
   const rec = h("button", { type: "button", class: "primary" }, "Record");
   const dlg = dialog("Voice message", status, [h("button", { type: "button", onclick: () => dlg.close() }, "Cancel"), rec]);
   let recorder = null;
-  let started = 0;
   rec.addEventListener("click", async () => {
     if (recorder) {
       recorder.stop();
@@ -95,9 +94,8 @@ function recordVoice(send, close) {
         dlg.close();
         close();
         const blob = new Blob(chunks, { type: recorder.mimeType || "audio/webm" });
-        await uploadAndSend(new File([blob], "voice.webm", { type: blob.type }), "voice", send, { duration_ms: Date.now() - started });
+        await uploadAndSend(new File([blob], "voice.webm", { type: blob.type }), "voice", send);
       };
-      started = Date.now();
       recorder.start();
       rec.textContent = "Stop and send";
       status.textContent = "Recording…";

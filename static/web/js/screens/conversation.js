@@ -23,6 +23,16 @@ export async function render(view, [id], shell) {
     return;
   }
   const isGroup = conv.kind === "group";
+  // Names of the people in a group (messages carry only sender_id).
+  async function learnMembers() {
+    try {
+      const r = await api("GET", `/conversations/${id}/members`, { query: { limit: 500 } });
+      for (const m of r.results || []) remember(m.user);
+    } catch {
+      /* names fall back to "User N" */
+    }
+  }
+  if (isGroup) await learnMembers();
   shell.setTitle(chats.titleOf(conv), { back: true });
   shell.setActions(
     h("button", { type: "button", "aria-label": "Search this chat", title: "Search", onclick: () => openSearch(id) }, icon("search")),
@@ -253,6 +263,9 @@ export async function render(view, [id], shell) {
       setTimeout(drawTyping, 5200);
     }),
     realtime.on("synced", () => fillGap().catch(() => {})),
+    realtime.on("member.joined", (ev) => {
+      if (same(ev) && ev.user) remember(ev.user);
+    }),
   );
 
   const typers = new Map();

@@ -1,5 +1,5 @@
 // Chat info: members, mute/pin, and for groups the invite QR code and leaving.
-import { api, session } from "../api.js";
+import { api } from "../api.js";
 import { h, clear, avatar, showError, toast } from "../dom.js";
 import { remember } from "../people.js";
 import * as chats from "../chatstore.js";
@@ -67,7 +67,7 @@ export async function render(view, [id], shell) {
       h("div", { class: "card" }, h("button", { type: "button", class: "danger wide", onclick: async () => {
         if (!confirm("Leave this group?")) return;
         try {
-          await api("DELETE", `/conversations/${id}/members/${session.user.id}`);
+          await api("POST", `/conversations/${id}/leave`);
           await chats.loadConversations(true);
           location.hash = "#/chats";
         } catch (e) {

@@ -64,22 +64,27 @@ export async function render(view, [token]) {
     clear(card, h("p", {}, e.status === 404 ? "This invite does not exist or was revoked." : e.human));
     return;
   }
-  const conv = preview.conversation || preview;
-  const title = conv.title || preview.title || "Group";
-  const join = h("button", { type: "button", class: "primary wide" }, preview.is_member ? "Open the chat" : "Join group");
+  const title = preview.title || "Group";
+  const join = h("button", { type: "button", class: "primary wide" }, preview.is_member ? "Open the chat" : preview.requires_approval ? "Ask to join" : "Join group");
+  const note = h("p", { class: "hint", role: "status" });
   clear(
     card,
-    h("div", { class: "profile-head" }, avatar(title, conv.avatar_url, "big"), h("div", {}, h("strong", {}, title), h("div", { class: "muted" }, `${conv.member_count ?? preview.member_count ?? "?"} members`))),
+    h("div", { class: "profile-head" }, avatar(title, preview.avatar_url, "big"), h("div", {}, h("strong", { class: "group-title" }, title), h("div", { class: "muted" }, `${preview.member_count} members`))),
     preview.inviter ? h("p", { class: "muted" }, `Invited by ${preview.inviter.display_name}`) : null,
+    preview.requires_approval && !preview.is_member ? h("p", { class: "hint" }, "An admin approves new members of this group.") : null,
     join,
+    note,
   );
   join.addEventListener("click", async () => {
     join.disabled = true;
     try {
-      const r = preview.is_member ? { conversation_id: conv.id ?? preview.conversation_id } : await api("POST", `/invites/${encodeURIComponent(token)}/join`);
-      const cid = r.conversation_id ?? r.conversation?.id ?? r.id;
+      const r = preview.is_member ? { status: "already_member", conversation_id: preview.conversation_id } : await api("POST", `/invites/${encodeURIComponent(token)}/join`);
+      if (r.status === "pending_approval") {
+        note.textContent = "Request sent. You will see the group in Chats once an admin approves.";
+        return;
+      }
       await chats.loadConversations(true);
-      location.hash = `#/c/${cid}`;
+      location.hash = `#/c/${r.conversation_id}`;
     } catch (e) {
       join.disabled = false;
       showError(e);
