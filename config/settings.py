@@ -310,9 +310,13 @@ PAYMENTS_PIN_FREE_MAX = env.int("PAYMENTS_PIN_FREE_MAX", default=20000)
 PAYMENTS_PIN_ARGON2_MEMORY_KIB = (
     1024 if TESTING else env.int("PAYMENTS_PIN_ARGON2_MEMORY_KIB", default=65536)
 )
-PAYMENTS_PIN_ARGON2_TIME_COST = 1 if TESTING else 2
+PAYMENTS_PIN_ARGON2_TIME_COST = (
+    1 if TESTING else env.int("PAYMENTS_PIN_ARGON2_TIME_COST", default=2)
+)
 # Daily sum a person may send by transfer, per verification tier (minor units, any currency).
 PAYMENTS_TRANSFER_DAILY_LIMITS = {1: 50_000, 2: 500_000, 3: 5_000_000}
+# Platform fee on accepted transfers, in basis points (0 = free, as in most P2P wallets).
+PAYMENTS_TRANSFER_FEE_BPS = env.int("PAYMENTS_TRANSFER_FEE_BPS", default=0)
 PAYMENTS_TRANSFER_MAX = env.int("PAYMENTS_TRANSFER_MAX", default=5_000_000)
 PAYMENTS_TRANSFER_EXPIRY_SECONDS = env.int("PAYMENTS_TRANSFER_EXPIRY_SECONDS", default=24 * 3600)
 MERCHANT_SECRET_KEYS = env.list("MERCHANT_SECRET_KEYS", default=[])

@@ -27,9 +27,11 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import random
+import time
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
@@ -138,6 +140,25 @@ def idempotent(view_method=None, *, required: bool = False):
 
 
 def _run_and_store(method, view, request, args, kwargs, user, key, fingerprint):
+    # This is the outermost transaction of the request, so it is where a deadlock or
+    # serialization failure can be retried (the services' own retry cannot, nested).
+    from .ledger import _is_retryable
+
+    for attempt in range(5):
+        try:
+            return _attempt(method, view, request, args, kwargs, user, key, fingerprint)
+        except OperationalError as exc:
+            if (
+                attempt == 4
+                or not _is_retryable(exc)
+                or transaction.get_connection().in_atomic_block
+            ):
+                raise
+            time.sleep(random.uniform(0.001, 0.01 * (attempt + 1)))
+    raise AssertionError("unreachable")
+
+
+def _attempt(method, view, request, args, kwargs, user, key, fingerprint):
     try:
         with transaction.atomic():
             try:

@@ -54,6 +54,13 @@ def daily_limit(user) -> int:
     return limits.get(tier, limits[min(limits)])
 
 
+def transfer_fee(amount: int) -> int:
+    """The platform fee on an accepted transfer (PAYMENTS_TRANSFER_FEE_BPS, default 0),
+    rounded down; the recipient gets the rest."""
+    bps = int(getattr(settings, "PAYMENTS_TRANSFER_FEE_BPS", 0))
+    return amount * bps // 10_000 if bps > 0 else 0
+
+
 def _sent_today(user_id: int, currency: str) -> int:
     since = timezone.now() - dt.timedelta(days=1)
     return (
@@ -158,7 +165,21 @@ def transfer_accept(*, user, transfer_id: int) -> Transfer:
                 "This transfer has expired and goes back to the sender.",
                 code="transfer_expired",
             )
-        ledger.hold_post(hold=transfer.hold_id, kind="transfer.accept")
+        fee = transfer_fee(transfer.amount)
+        if fee:
+            # The platform's cut goes to a random shard of the hot revenue account.
+            hold = transfer.hold
+            ledger.hold_post(
+                hold=hold,
+                kind="transfer.accept",
+                postings=[
+                    (hold.debit_account_id, -transfer.amount),
+                    (hold.credit_account_id, transfer.amount - fee),
+                    (ledger.revenue_account(currency=transfer.currency), fee),
+                ],
+            )
+        else:
+            ledger.hold_post(hold=transfer.hold_id, kind="transfer.accept")
         transfer.status = TransferStatus.ACCEPTED
         transfer.resolved_at = timezone.now()
         transfer.save(update_fields=["status", "resolved_at"])

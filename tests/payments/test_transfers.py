@@ -206,3 +206,14 @@ def test_rest_transfer_flow_with_idempotency(pair, make_user):
 def test_rest_bad_input_is_400(auth_client, body):
     response = auth_client.post("/api/v1/transfers", body, format="json")
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
+
+
+def test_optional_fee_goes_to_the_sharded_revenue_account(pair, settings):
+    from payments import ledger
+
+    settings.PAYMENTS_TRANSFER_FEE_BPS = 100  # 1 %
+    alice, bob = pair
+    t = transfer_create(sender=alice, to_user_id=bob.pk, amount=1000, currency="USD", pin="123456")
+    transfer_accept(user=bob, transfer_id=t.pk)
+    assert _usd(alice)["balance"] == 9000 and _usd(bob)["balance"] == 990
+    assert ledger.system_balance(code="revenue", currency="USD") == 10

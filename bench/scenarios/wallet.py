@@ -1,0 +1,323 @@
+"""Wallet: transfers per second through the service layer and through REST, with and
+without a hot fee account, and p99 latency at half the measured REST rate.
+
+Service layer: threads in this process call `payments.ledger.post_entry` (the entry an
+accepted transfer writes) and the full `transfer_create` + `transfer_accept` use case on
+the bench database. "Hot fee" adds a third posting to the platform revenue account:
+once with 1 shard (every entry locks the same row) and once with 8 shards (the default).
+
+REST: real uvicorn processes on their own PostgreSQL database; each transfer is two
+requests, `POST /api/v1/transfers` by the sender (with an Idempotency-Key) and
+`POST /api/v1/transfers/{id}/accept` by the recipient. Senders have a PIN-free limit, so
+the figure is the wallet path, not Argon2 (which is deliberately slow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import threading
+import time
+import uuid
+
+import httpx
+
+from bench.stats import pct, table
+from tests.load.servers import start_servers
+
+PEOPLE = 60  # wallets in play (REST)
+
+
+# --- service layer --------------------------------------------------------------------
+
+
+def _service_accounts(n: int):
+    from payments import ledger
+
+    tag = uuid.uuid4().hex[:8]
+    accounts = [
+        ledger.owner_account(kind="creator_earnings", owner_ref=f"bench:{tag}:{i}", currency="USD")
+        for i in range(n)
+    ]
+    funding = ledger.system_account(code="funding", currency="USD")
+    for acc in accounts:
+        ledger.post_entry(kind="bench.fund", postings=[(funding, -(10**9)), (acc, 10**9)])
+    return accounts
+
+
+def _threads(fn, *, threads: int, seconds: float) -> tuple[int, list[float], int]:
+    from django.db import connection
+
+    deadline = time.monotonic() + seconds
+    counts, latencies, errors = [0] * threads, [], [0]
+    lock = threading.Lock()
+
+    def worker(i):
+        rng = random.Random(i)
+        mine = []
+        try:
+            while time.monotonic() < deadline:
+                t0 = time.perf_counter()
+                try:
+                    fn(rng)
+                    counts[i] += 1
+                except Exception:
+                    errors[0] += 1
+                mine.append(time.perf_counter() - t0)
+        finally:
+            with lock:
+                latencies.extend(mine)
+            connection.close()
+
+    started = time.monotonic()
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    [t.start() for t in ts]
+    [t.join(seconds + 120) for t in ts]
+    elapsed = time.monotonic() - started
+    return int(sum(counts) / elapsed), latencies, errors[0]
+
+
+def _service_rows(seconds: float, threads: int) -> list[list]:
+    from django.conf import settings
+
+    from payments import ledger
+
+    accounts = _service_accounts(100)
+    rows = []
+
+    def plain(rng):
+        a, b = rng.sample(accounts, 2)
+        ledger.post_entry(kind="bench.move", postings=[(a, -1), (b, 1)])
+
+    def with_fee(rng):
+        a, b = rng.sample(accounts, 2)
+        fee = ledger.revenue_account(currency="USD")
+        ledger.post_entry(kind="bench.move", postings=[(a, -3), (b, 2), (fee, 1)])
+
+    original = settings.LEDGER_HOT_ACCOUNT_SHARDS
+    try:
+        for label, fn, shards in (
+            ("post_entry, 2 postings (no fee)", plain, original),
+            ("post_entry + fee, revenue 1 shard (hot row)", with_fee, 1),
+            ("post_entry + fee, revenue 8 shards", with_fee, 8),
+        ):
+            settings.LEDGER_HOT_ACCOUNT_SHARDS = shards
+            fn(random.Random(0))  # create the shards outside the timed loop
+            rate, lat, errors = _threads(fn, threads=threads, seconds=seconds)
+            rows.append([label, threads, rate, pct(lat, 50) * 1000, pct(lat, 99) * 1000, errors])
+            print("wallet bench:", rows[-1], file=sys.stderr, flush=True)
+    finally:
+        settings.LEDGER_HOT_ACCOUNT_SHARDS = original
+    return rows
+
+
+def _service_usecase_row(seconds: float, threads: int) -> list:
+    """transfer_create + transfer_accept: the whole use case (contacts, limits, hold)."""
+    from django.conf import settings
+
+    from accounts.friends import friend_request_send
+    from accounts.models import User
+    from payments.services.funding import operator_credit
+    from payments.services.pin import pin_free_limit_set, pin_set
+    from payments.services.transfers import transfer_accept, transfer_create
+
+    settings.PAYMENTS_PIN_ARGON2_MEMORY_KIB = 1024  # seeding only; PIN-free below
+    base = random.randrange(10**6)
+    users = [User.objects.create_user(phone=f"+1415{(base + i) % 10**7:07d}") for i in range(20)]
+    pairs = [(users[i], users[(i + 1) % len(users)]) for i in range(len(users))]
+    for a, b in pairs:
+        friend_request_send(from_user=a, to_user=b)
+        friend_request_send(from_user=b, to_user=a)
+    for u in users:
+        operator_credit(user_id=u.pk, amount=10**7, currency="USD")
+        pin_set(user=u, pin="123456")
+        pin_free_limit_set(user=u, limit=100)
+
+    def one(rng):
+        a, b = rng.choice(pairs)
+        if rng.random() < 0.5:
+            a, b = b, a
+        t = transfer_create(sender=a, to_user_id=b.pk, amount=1, currency="USD", pin=None)
+        transfer_accept(user=b, transfer_id=t.pk)
+
+    rate, lat, errors = _threads(one, threads=threads, seconds=seconds)
+    return [
+        "transfer_create + transfer_accept (use case)",
+        threads,
+        rate,
+        pct(lat, 50) * 1000,
+        pct(lat, 99) * 1000,
+        errors,
+    ]
+
+
+# --- REST -----------------------------------------------------------------------------
+
+SEED = r"""
+import json
+from accounts.friends import friend_request_send
+from accounts.models import User
+from accounts.services import device_token_issue
+from payments.services.funding import operator_credit
+from payments.services.pin import pin_free_limit_set, pin_set
+users = [User.objects.create_user(phone=f"+1415558{{i:04d}}") for i in range({n})]
+for i, u in enumerate(users):
+    v = users[(i + 1) % len(users)]
+    friend_request_send(from_user=u, to_user=v)
+    friend_request_send(from_user=v, to_user=u)
+    operator_credit(user_id=u.pk, amount=10**8, currency="USD")
+    pin_set(user=u, pin="123456")
+    pin_free_limit_set(user=u, limit=100)
+print(json.dumps([[u.pk, device_token_issue(user=u)] for u in users]))
+"""
+
+
+async def _one_transfer(client, base, people, rng) -> tuple[bool, float]:
+    i = rng.randrange(len(people))
+    j = (i + 1) % len(people)
+    if rng.random() < 0.5:
+        i, j = j, i
+    (_sid, stoken), (rid, rtoken) = people[i], people[j]
+    t0 = time.perf_counter()
+    r = await client.post(
+        base + "/api/v1/transfers",
+        json={"to_user_id": rid, "amount": 1, "currency": "USD"},
+        headers={"Authorization": f"Bearer {stoken}", "Idempotency-Key": uuid.uuid4().hex},
+    )
+    if r.status_code != 201:
+        return False, time.perf_counter() - t0
+    r = await client.post(
+        base + f"/api/v1/transfers/{r.json()['id']}/accept",
+        headers={"Authorization": f"Bearer {rtoken}"},
+    )
+    return r.status_code == 200, time.perf_counter() - t0
+
+
+async def _closed(servers, people, concurrency: int, seconds: float) -> dict:
+    deadline = time.perf_counter() + seconds
+    lat, errors = [], 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def worker(k):
+            nonlocal errors
+            rng = random.Random(k)
+            while time.perf_counter() < deadline:
+                ok, took = await _one_transfer(
+                    client, servers.urls[k % len(servers.urls)], people, rng
+                )
+                lat.append(took)
+                errors += not ok
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return {"rps": len(lat) / elapsed, "lat": lat, "errors": errors}
+
+
+async def _open(servers, people, rate: float, seconds: float) -> dict:
+    """Open loop: start a transfer every 1/rate s regardless of answers (p99 at a rate)."""
+    lat, errors, tasks = [], 0, []
+    async with httpx.AsyncClient(timeout=30) as client:
+        rng = random.Random(1)
+
+        async def one(k):
+            nonlocal errors
+            ok, took = await _one_transfer(client, servers.urls[k % len(servers.urls)], people, rng)
+            lat.append(took)
+            errors += not ok
+
+        start = time.perf_counter()
+        n = int(rate * seconds)
+        for k in range(n):
+            delay = start + k / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(k)))
+        await asyncio.gather(*tasks)
+    return {"lat": lat, "errors": errors, "sent": len(tasks)}
+
+
+def _rest_rows(seconds: float, concurrency: int) -> tuple[list[list], list[list]]:
+    import json
+
+    rows, half_rows = [], []
+    for label, env in (
+        ("no fee", {"PAYMENTS_TRANSFER_FEE_BPS": "0"}),
+        (
+            "1% fee, revenue 1 shard (hot row)",
+            {"PAYMENTS_TRANSFER_FEE_BPS": "100", "LEDGER_HOT_ACCOUNT_SHARDS": "1"},
+        ),
+        (
+            "1% fee, revenue 8 shards",
+            {"PAYMENTS_TRANSFER_FEE_BPS": "100", "LEDGER_HOT_ACCOUNT_SHARDS": "8"},
+        ),
+    ):
+        # Seeding sets a PIN per person; the transfers use the PIN-free limit, so a cheap
+        # Argon2 cost here only shortens the seeding, not what is measured.
+        servers = start_servers(1, extra_env={**env, "PAYMENTS_PIN_ARGON2_MEMORY_KIB": "1024"})
+        try:
+            out = servers.manage("shell", "-c", SEED.format(n=PEOPLE))
+            people = json.loads(out.strip().splitlines()[-1])
+            res = asyncio.run(_closed(servers, people, concurrency, seconds))
+            rows.append(
+                [
+                    label,
+                    concurrency,
+                    res["rps"],
+                    pct(res["lat"], 50) * 1000,
+                    pct(res["lat"], 99) * 1000,
+                    res["errors"],
+                ]
+            )
+            print("wallet bench:", rows[-1], file=sys.stderr, flush=True)
+            half = max(1.0, res["rps"] / 2)
+            o = asyncio.run(_open(servers, people, half, seconds))
+            half_rows.append(
+                [
+                    label,
+                    half,
+                    o["sent"],
+                    pct(o["lat"], 50) * 1000,
+                    pct(o["lat"], 99) * 1000,
+                    o["errors"],
+                ]
+            )
+        finally:
+            servers.stop()
+    return rows, half_rows
+
+
+def run(quick: bool) -> str:
+    import django
+    from django.db import connection
+
+    django.setup()
+    seconds = 4.0 if quick else 15.0
+    threads = 8
+    service = _service_rows(seconds, threads)
+    service.append(_service_usecase_row(seconds, threads))
+    connection.close()
+    rest, half = _rest_rows(seconds, 16)
+    headers = ["operation", "threads", "entries or transfers/s", "p50 ms", "p99 ms", "errors"]
+    out = [
+        "PostgreSQL + Redis on the same shared 2 cores as the load generator. Service layer: "
+        f"{threads} threads in one process for {seconds:.0f} s each (the GIL and the "
+        "client share the cores with PostgreSQL). REST: one uvicorn process; a transfer is "
+        "two requests (create with Idempotency-Key, then accept by the recipient), between "
+        f"{PEOPLE} wallets that are contacts on a ring.",
+        "",
+        "### Service layer",
+        "",
+        table(headers, service),
+        "",
+        "### REST (closed loop, 16 concurrent clients)",
+        "",
+        table(["fee account", "concurrency", "transfers/s", "p50 ms", "p99 ms", "errors"], rest),
+        "",
+        "### REST at half the measured rate (open loop)",
+        "",
+        table(["fee account", "rate /s", "transfers", "p50 ms", "p99 ms", "errors"], half),
+    ]
+    return "\n".join(out) + "\n"
