@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns: list = [
     path("", include("chat.api.urls")),
     path("", include("chat.api.group_urls")),
+    path("", include("chat.api.history_urls")),
 ]

@@ -1,0 +1,364 @@
+"""Full-text search of the caller's own chat history, on either database shape.
+
+`message_search` is the one entry point. It scopes to the caller first (active
+memberships, and in each conversation only messages after `joined_seq`; messages the
+caller hid are left out), then asks the shape's index:
+
+- PostgreSQL, words: `search_doc @@ websearch_to_tsquery('simple', q)` over the
+  (conversation_id, search_doc) GIN index, ranked with ts_rank, snippets by ts_headline.
+- PostgreSQL, text without spaces (Chinese, Japanese, Thai, …): `text ILIKE %term%` for
+  each term, answered by the pg_trgm GIN index, ranked by trigram similarity.
+- SQLite: the FTS5 trigram table (terms of 3+ characters), LIKE for shorter terms,
+  ranked by bm25.
+
+Ranking work is bounded: only the newest `CHAT_SEARCH_MAX_CANDIDATES` matches are
+ranked, so a query as common as "ok" costs the same as a rare one. The index never holds
+recalled or system messages (see migration 0002), so those never match.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+
+from config.errors import InvalidInput, NotFound
+from config.pagination import decode_cursor, encode_cursor
+
+from .models import Membership, Message
+from .services.stream import render_message
+
+MAX_QUERY = 200
+MARK_START, MARK_END = "\ue000", "\ue001"  # private-use sentinels, turned into <mark> tags
+
+# Scripts written without spaces between words: a tokenizer cannot find their words, so
+# these queries go to the substring (trigram) index instead.
+_NO_SPACE_SCRIPTS = re.compile(
+    "[\u0e00-\u0e7f"  # Thai
+    "\u0e80-\u0eff"  # Lao
+    "\u1000-\u109f"  # Myanmar
+    "\u1780-\u17ff"  # Khmer
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs
+    "\uac00-\ud7af"  # Hangul syllables
+    "\U00020000-\U0002ffff]"
+)
+_TERM = re.compile(r'-?"[^"]*"|\S+')
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    message: Message
+    snippet: str
+    rank: float
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    raw: str
+    include: list[str]  # terms or phrases that must appear
+    exclude: list[str]  # terms that must not
+    substring: bool  # no-space scripts: match substrings, not words
+
+
+def parse_query(raw: str | None) -> ParsedQuery:
+    q = (raw or "").strip()
+    if not q:
+        raise InvalidInput(
+            "Enter something to search for.", code="invalid", fields={"q": ["Required."]}
+        )
+    if len(q) > MAX_QUERY:
+        raise InvalidInput(
+            f"The query is at most {MAX_QUERY} characters.",
+            code="invalid",
+            fields={"q": [f"At most {MAX_QUERY} characters."]},
+        )
+    if any(ord(ch) < 32 for ch in q):
+        raise InvalidInput(
+            "Control characters are not allowed.",
+            code="invalid",
+            fields={"q": ["Control characters."]},
+        )
+    include: list[str] = []
+    exclude: list[str] = []
+    for token in _TERM.findall(q):
+        negative = token.startswith("-") and len(token) > 1
+        token = token[1:] if negative else token
+        term = token.strip('"').strip()
+        if not term or term.lower() == "or":
+            continue
+        (exclude if negative else include).append(term)
+    if not include:
+        raise InvalidInput(
+            "Enter at least one word to look for.", code="invalid", fields={"q": ["No words."]}
+        )
+    return ParsedQuery(
+        raw=q, include=include, exclude=exclude, substring=bool(_NO_SPACE_SCRIPTS.search(q))
+    )
+
+
+def _scope(user, conversation_id: int | None) -> tuple[list[int], list[int]]:
+    """(conversation ids, joined_seq of each) the caller may search."""
+    rows = Membership.objects.filter(user_id=user.pk, left_at__isnull=True)
+    if conversation_id is not None:
+        rows = rows.filter(conversation_id=conversation_id)
+    pairs = list(rows.values_list("conversation_id", "joined_seq"))
+    if conversation_id is not None and not pairs:
+        raise NotFound("No such conversation.", code="conversation_not_found")
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def message_search(
+    *,
+    user,
+    q: str,
+    conversation_id: int | None = None,
+    sender_id: int | None = None,
+    before: dt.datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 20,
+) -> tuple[list[SearchHit], str | None]:
+    """Best matches first, `limit` per page; the second value is the next page's cursor."""
+    parsed = parse_query(q)
+    after = _decode(cursor)
+    cids, joined = _scope(user, conversation_id)
+    if not cids:
+        return [], None
+    search = _search_postgres if connection.vendor == "postgresql" else _search_sqlite
+    rows = search(
+        parsed=parsed,
+        user_id=user.pk,
+        cids=cids,
+        joined=joined,
+        sender_id=sender_id,
+        before=before,
+        after=after,
+        limit=limit + 1,
+        cap=settings.CHAT_SEARCH_MAX_CANDIDATES,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    messages = Message.objects.in_bulk([r[0] for r in rows])
+    hits = []
+    for message_id, rank, headline in rows:
+        message = messages.get(message_id)
+        if message is None:  # purged between the two queries
+            continue
+        snippet = (
+            _render_headline(headline)
+            if headline is not None
+            else _python_snippet(message.text, parsed.include)
+        )
+        hits.append(SearchHit(message=message, snippet=snippet, rank=float(rank)))
+    next_cursor = None
+    if more and rows:
+        last_id, last_rank, _ = rows[-1]
+        next_cursor = encode_cursor({"r": float(last_rank), "i": last_id})
+    return hits, next_cursor
+
+
+def _decode(cursor: str | None) -> tuple[float, int] | None:
+    value = decode_cursor(cursor)
+    if value is None:
+        return None
+    r, i = value.get("r"), value.get("i")
+    if (
+        isinstance(r, bool)
+        or not isinstance(r, int | float)
+        or isinstance(i, bool)
+        or not isinstance(i, int)
+        or not 0 < i < 2**63
+        or r != r  # NaN
+        or abs(r) > 1e30
+    ):
+        raise InvalidInput("The cursor is not valid.", code="invalid_cursor")
+    return float(r), i
+
+
+def _filters(sender_id, before, alias="m") -> tuple[str, list]:
+    sql, params = "", []
+    if sender_id is not None:
+        sql += f" AND {alias}.sender_id = %s"
+        params.append(sender_id)
+    if before is not None:
+        sql += f" AND {alias}.created_at < %s"
+        params.append(before)
+    return sql, params
+
+
+_VISIBLE = (
+    " AND m.recalled_at IS NULL AND m.kind <> 'system'"
+    " AND NOT EXISTS (SELECT 1 FROM chat_hiddenmessage h"
+    " WHERE h.user_id = %s AND h.message_id = m.id)"
+)
+
+
+def _search_postgres(*, parsed, user_id, cids, joined, sender_id, before, after, limit, cap):
+    extra, extra_params = _filters(sender_id, before)
+    page = ""
+    page_params: list = []
+    if after is not None:
+        page = "WHERE (h.rank < %s OR (h.rank = %s AND h.id < %s))"
+        page_params = [after[0], after[0], after[1]]
+    scope = "WITH c AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[]) AS c(cid, joined))"
+    if not parsed.substring:
+        sql = f"""
+            {scope},
+            q AS (SELECT websearch_to_tsquery('simple', %s) AS q),
+            cand AS (
+                SELECT m.id, m.search_doc FROM chat_message m
+                JOIN c ON c.cid = m.conversation_id CROSS JOIN q
+                WHERE m.search_doc @@ q.q AND m.seq > c.joined {_VISIBLE} {extra}
+                ORDER BY m.id DESC LIMIT %s
+            ),
+            h AS (
+                SELECT cand.id, ts_rank(cand.search_doc, q.q)::float8 AS rank
+                FROM cand CROSS JOIN q
+            ),
+            top AS (SELECT h.id, h.rank FROM h {page} ORDER BY h.rank DESC, h.id DESC LIMIT %s)
+            SELECT top.id, top.rank, ts_headline('simple', m.text, q.q, %s)
+            FROM top JOIN chat_message m ON m.id = top.id CROSS JOIN q
+            ORDER BY top.rank DESC, top.id DESC
+        """  # noqa: S608 (constant SQL fragments; values are parameters)
+        options = (
+            f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=8, "
+            'ShortWord=1, MaxFragments=2, FragmentDelimiter=" … "'
+        )
+        params = [
+            cids,
+            joined,
+            parsed.raw,
+            user_id,
+            *extra_params,
+            cap,
+            *page_params,
+            limit,
+            options,
+        ]
+    else:
+        likes = " ".join("AND m.text ILIKE %s" for _ in parsed.include)
+        likes += " ".join(" AND m.text NOT ILIKE %s" for _ in parsed.exclude)
+        like_params = [_like_pattern(t) for t in parsed.include + parsed.exclude]
+        sql = f"""
+            {scope},
+            cand AS (
+                SELECT m.id, m.text FROM chat_message m JOIN c ON c.cid = m.conversation_id
+                WHERE m.seq > c.joined {likes} {_VISIBLE} {extra}
+                ORDER BY m.id DESC LIMIT %s
+            ),
+            h AS (SELECT cand.id, similarity(cand.text, %s)::float8 AS rank FROM cand)
+            SELECT h.id, h.rank, NULL FROM h {page}
+            ORDER BY h.rank DESC, h.id DESC LIMIT %s
+        """  # noqa: S608 (constant SQL fragments; values are parameters)
+        params = [
+            cids,
+            joined,
+            *like_params,
+            user_id,
+            *extra_params,
+            cap,
+            " ".join(parsed.include),
+            *page_params,
+            limit,
+        ]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+def _fts5_phrase(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _search_sqlite(*, parsed, user_id, cids, joined, sender_id, before, after, limit, cap):
+    extra, extra_params = _filters(sender_id, before)
+    # FTS5's trigram tokenizer indexes 3-character pieces: shorter terms cannot use it.
+    indexed = [t for t in parsed.include if len(t) >= 3]
+    short = [t for t in parsed.include if len(t) < 3]
+    scope_values = ",".join("(%s, %s)" for _ in cids)
+    scope_params = [v for pair in zip(cids, joined, strict=True) for v in pair]
+    likes = "".join(" AND m.text LIKE %s ESCAPE '\\'" for _ in short)
+    likes += "".join(" AND m.text NOT LIKE %s ESCAPE '\\'" for _ in parsed.exclude)
+    like_params = [_like_pattern(t) for t in short + parsed.exclude]
+    # SQLite's LIKE is case-insensitive only for ASCII; good enough for the embedded shape.
+    if indexed:
+        match = " AND ".join(_fts5_phrase(t) for t in indexed)
+        source = (
+            "FROM chat_message_fts f JOIN chat_message m ON m.id = f.rowid"
+            " JOIN c ON c.cid = m.conversation_id WHERE chat_message_fts MATCH %s"
+        )
+        rank_expr = "-bm25(chat_message_fts)"
+        source_params = [match]
+    else:
+        source = "FROM chat_message m JOIN c ON c.cid = m.conversation_id WHERE 1 = 1"
+        rank_expr = "0.0"
+        source_params = []
+    page, page_params = "", []
+    if after is not None:
+        page = "WHERE (rank < %s OR (rank = %s AND id < %s))"
+        page_params = [after[0], after[0], after[1]]
+    sql = f"""
+        WITH c(cid, joined) AS (VALUES {scope_values}),
+        cand AS (
+            SELECT m.id AS id, {rank_expr} AS rank {source}
+            AND m.seq > c.joined AND m.text <> '' {likes} {_VISIBLE} {extra}
+            ORDER BY m.id DESC LIMIT %s
+        )
+        SELECT id, rank, NULL FROM cand {page} ORDER BY rank DESC, id DESC LIMIT %s
+    """  # noqa: S608 (constant SQL fragments; values are parameters)
+    params = [
+        *scope_params,
+        *source_params,
+        *like_params,
+        user_id,
+        *extra_params,
+        cap,
+        *page_params,
+        limit,
+    ]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+def _render_headline(headline: str) -> str:
+    """ts_headline's text with sentinels → HTML-escaped text with <mark> tags."""
+    escaped = html.escape(headline, quote=False)
+    return escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+
+
+def _python_snippet(text: str, terms: list[str], width: int = 60) -> str:
+    """A window of `text` around the first match, every term marked, HTML-escaped."""
+    lowered = text.lower()
+    positions = [lowered.find(t.lower()) for t in terms]
+    found = [p for p in positions if p >= 0]
+    start = max(0, min(found) - width // 3) if found else 0
+    end = min(len(text), start + width)
+    window = text[start:end]
+    pattern = re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)), re.I)
+    out, last = [], 0
+    for m in pattern.finditer(window):
+        out.append(html.escape(window[last : m.start()], quote=False))
+        out.append(f"<mark>{html.escape(m.group(0), quote=False)}</mark>")
+        last = m.end()
+    out.append(html.escape(window[last:], quote=False))
+    return ("… " if start > 0 else "") + "".join(out) + (" …" if end < len(text) else "")
+
+
+def render_hit(hit: SearchHit) -> dict:
+    return {
+        "conversation_id": hit.message.conversation_id,
+        "seq": hit.message.seq,
+        "rank": hit.rank,
+        "snippet": hit.snippet,
+        "message": render_message(hit.message),
+    }
