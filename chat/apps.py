@@ -7,8 +7,11 @@ class ChatConfig(AppConfig):
     def ready(self) -> None:
         from config.realtime import add_durable_sink
 
+        from . import history_setup
         from .services.user_events import record
 
         # Every durable push (wallet, store, friends, my private chat changes) is kept in
         # the person's sync stream; conversation events have their own stream.
         add_durable_sink(record)
+        # Chat history (issue 5): privacy hooks, beat jobs, its task module.
+        history_setup.ready()

@@ -2,12 +2,15 @@
 from .conversations import Conversation, Membership
 from .events import ChatEvent, UserEvent, UserStream
 from .groups import GroupBan, GroupJoinRequest, GroupPolicy
+from .history import ChatBackup, DisappearingPeriod
 from .invites import GroupInvite
 from .messages import HiddenMessage, Message, Upload
 
 __all__ = [
+    "ChatBackup",
     "ChatEvent",
     "Conversation",
+    "DisappearingPeriod",
     "GroupBan",
     "GroupInvite",
     "GroupJoinRequest",

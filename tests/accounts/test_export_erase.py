@@ -141,3 +141,31 @@ def test_erasing_twice_is_harmless(make_user):
     first = User.objects.get(pk=alice.pk).erased_at
     privacy.account_erase(user=alice)
     assert User.objects.get(pk=alice.pk).erased_at == first
+
+
+def test_export_and_erase_cover_chat(make_user):
+    from chat.models import Membership, Message
+    from tests.chat.history_helpers import direct, group, say
+
+    alice, bob = make_user("Alice"), make_user("Bob")
+    conv = direct(alice, bob)
+    team = group(bob, alice)
+    mine = say(alice, conv, "my private words")
+    theirs = say(bob, conv, "bob's words")
+    say(alice, team, "group words")
+    client = client_for(alice)
+    data = _export(client)
+    sent = {(m["conversation_id"], m["seq"]): m["text"] for m in data["chat"]["messages_sent"]}
+    assert sent[(conv.pk, mine.seq)] == "my private words"
+    assert (conv.pk, theirs.seq) not in sent
+    assert {c["id"] for c in data["chat"]["conversations"]} == {conv.pk, team.pk}
+
+    assert client.delete("/api/v1/me").status_code == 204
+    assert not Message.objects.filter(sender=alice).exclude(text="").exists()
+    assert Message.objects.get(pk=mine.pk).payload == {"erased": True}
+    # Everyone else's history keeps its messages and its numbering.
+    assert Message.objects.get(pk=theirs.pk).text == "bob's words"
+    assert not Membership.objects.filter(user=alice, left_at__isnull=True).exists()
+    bob_client = client_for(bob)
+    r = bob_client.get("/api/v1/search/messages", {"q": "private"})
+    assert r.json()["results"] == []
