@@ -106,7 +106,7 @@ def _run(statements_by_vendor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("chat", "0001_chat_core")]
+    dependencies = [("chat", "0002_groups_and_invites")]
 
     operations = [
         migrations.RunPython(
