@@ -106,7 +106,7 @@ def _run(statements_by_vendor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("chat", "0002_groups_and_invites")]
+    dependencies = [("chat", "0003_user_event_stream")]
 
     operations = [
         migrations.RunPython(
