@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -37,10 +38,23 @@ class FrameError(DomainError):
     code = "invalid_frame"
 
 
+_db_pool: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _db_pool
+    if _db_pool is None:
+        _db_pool = ThreadPoolExecutor(
+            max_workers=settings.CHAT_WS_DB_THREADS, thread_name_prefix="chat-db"
+        )
+    return _db_pool
+
+
 def db(fn):
-    """Run ORM work off the event loop on the shared thread pool (not the single
-    thread-sensitive thread), so sends from many sockets proceed side by side."""
-    return database_sync_to_async(fn, thread_sensitive=False)
+    """Run ORM work off the event loop on chat's own thread pool (not Django's single
+    thread-sensitive thread, nor the loop's 6-thread default), so sends from many sockets
+    proceed side by side. Each thread keeps its database connection (DB_CONN_MAX_AGE)."""
+    return database_sync_to_async(fn, thread_sensitive=False, executor=_pool())
 
 
 def _id(frame: dict, key: str) -> int:

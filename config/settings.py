@@ -285,6 +285,8 @@ CHAT_SEND_RATE_BURST = env.int("CHAT_SEND_RATE_BURST", default=20)
 CHAT_SEARCH_MAX_CANDIDATES = env.int("CHAT_SEARCH_MAX_CANDIDATES", default=1000)
 CHAT_SEARCH_RATE = env.str("CHAT_SEARCH_RATE", default="10/s,300/m")
 CHAT_BACKUP_RATE = env.str("CHAT_BACKUP_RATE", default="5/h")
+# Threads per server process for WebSocket chat work (each may hold a DB connection).
+CHAT_WS_DB_THREADS = env.int("CHAT_WS_DB_THREADS", default=16)
 PUSH_BACKEND = env.str("PUSH_BACKEND", default="chat.push.LogPushBackend")
 CHAT_UPLOAD_MAX_IMAGE_BYTES = env.int("CHAT_UPLOAD_MAX_IMAGE_BYTES", default=10 * 1024 * 1024)
 CHAT_UPLOAD_MAX_FILE_BYTES = env.int("CHAT_UPLOAD_MAX_FILE_BYTES", default=10 * 1024 * 1024)
