@@ -109,12 +109,18 @@ export async function api(method, path, { body, form, query, idem, signal } = {}
   return data;
 }
 
-// Whether the server has an endpoint at all (404 endpoint_not_found = not built yet).
-export async function hasEndpoint(path) {
-  try {
-    await api("GET", path);
-    return true;
-  } catch (e) {
-    return !(e instanceof ApiError && e.code === "endpoint_not_found");
+// Whether the server has an endpoint at all (404 endpoint_not_found = not built yet), so
+// the client shows only what this server can do. Asked once per page load.
+const probes = new Map();
+export function hasEndpoint(path) {
+  if (!probes.has(path)) {
+    probes.set(
+      path,
+      api("GET", path).then(
+        () => true,
+        (e) => !(e instanceof ApiError && e.code === "endpoint_not_found"),
+      ),
+    );
   }
+  return probes.get(path);
 }

@@ -52,11 +52,12 @@ export const shell = {
   },
 };
 
-realtime.on("status", (s) => {
+function showStatus(s) {
   status.dataset.state = s;
   status.textContent = { online: "", connecting: "Connecting…", syncing: "Syncing…", offline: "Offline" }[s];
-});
-status.dataset.state = "offline";
+}
+realtime.on("status", showStatus);
+showStatus("connecting");
 
 // Deep links a QR code points at (/join/<token>, /pay/<token>, /u/<code>) open the
 // matching screen; the rest of the client lives behind the hash.

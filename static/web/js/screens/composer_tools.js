@@ -1,5 +1,5 @@
 // The "+" tray under the composer: stickers, photo, voice, transfer, red packet.
-import { api, newKey, session, ApiError } from "../api.js";
+import { api, newKey, session, ApiError, hasEndpoint } from "../api.js";
 import { h, clear, dialog, showError, toast, parseMoney, money, pinInput, icon } from "../dom.js";
 import { isMe } from "../people.js";
 
@@ -22,8 +22,13 @@ export function composerTools({ conversation, send, close }) {
     file,
     tool("mic", "Voice", () => recordVoice(send, close)),
   );
-  if (conversation.kind === "direct") tray.append(tool("transfer", "Transfer", () => (close(), transferDialog(conversation))));
-  if (conversation.kind === "group" || conversation.kind === "direct") tray.append(tool("packet", "Red packet", () => (close(), redPacketDialog(conversation))));
+  // Money tools appear when this server has them (red packets are their own feature).
+  if (conversation.kind === "direct") {
+    hasEndpoint("/transfers/0").then((ok) => ok && tray.append(tool("transfer", "Transfer", () => (close(), transferDialog(conversation)))));
+  }
+  if (conversation.kind === "group" || conversation.kind === "direct") {
+    hasEndpoint("/red-packets/0").then((ok) => ok && tray.append(tool("packet", "Red packet", () => (close(), redPacketDialog(conversation)))));
+  }
   return tray;
 }
 

@@ -2,7 +2,7 @@
 // messages, typing, read receipts, recall, stickers, image/voice upload, search, and the
 // money kinds (transfer, red packet). Sends are idempotent: one client_id per message,
 // reused if the send is retried over REST.
-import { api, newKey, session } from "../api.js";
+import { api, newKey, session, hasEndpoint } from "../api.js";
 import { realtime } from "../realtime.js";
 import { h, clear, avatar, timeShort, showError, toast, dialog, icon } from "../dom.js";
 import { nameOf, isMe, remember } from "../people.js";
@@ -34,10 +34,10 @@ export async function render(view, [id], shell) {
   }
   if (isGroup) await learnMembers();
   shell.setTitle(chats.titleOf(conv), { back: true });
-  shell.setActions(
-    h("button", { type: "button", "aria-label": "Search this chat", title: "Search", onclick: () => openSearch(id) }, icon("search")),
-    h("a", { href: `#/c/${id}/info`, "aria-label": "Chat info", title: "Chat info" }, icon("more")),
-  );
+  const searchBtn = h("button", { type: "button", "aria-label": "Search this chat", title: "Search", hidden: true, onclick: () => openSearch(id) }, icon("search"));
+  shell.setActions(searchBtn, h("a", { href: `#/c/${id}/info`, "aria-label": "Chat info", title: "Chat info" }, icon("more")));
+  // Message search is its own feature; offer it where the server has it.
+  hasEndpoint("/search/messages?q=a").then((ok) => (searchBtn.hidden = !ok));
 
   const list = h("div", { class: "messages", role: "log", "aria-label": "Messages", "aria-live": "polite", tabindex: "0" });
   const typingLine = h("div", { class: "typing", "aria-live": "polite" });
