@@ -1,0 +1,233 @@
+"""Message search: p95 latency over 1,000,000 messages on PostgreSQL, for a caller with
+5,000 visible messages and one with 200,000.
+
+A real uvicorn server on its own migrated database. Conversations and memberships are
+made with the ORM; the messages are bulk-loaded with COPY (the search trigger fills
+`search_doc` row by row, as in production; the two GIN indexes are dropped for the load
+and rebuilt after, with the migration's own statements). Message text is drawn from a
+Zipf-distributed vocabulary of 20,000 words (like real language: a few words are very
+common), 10 % of messages are Chinese without spaces. Queries go over HTTP
+(`GET /api/v1/search/messages`), one at a time, so the figure is the latency a person
+waits for, including Django and DRF.
+
+Query classes (by how common the word is among all messages):
+- common: a word in ~1-8 % of messages ("ok", "thanks")
+- medium: ~0.1-1 %
+- rare: < 0.1 %
+- two words, a quoted phrase, Chinese substrings (2 and 4 characters: pg_trgm path)
+- stopword: a word in ~60 % of messages — reported apart, the worst case.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import random
+import time
+
+import httpx
+import psycopg
+
+from bench.stats import median, pct, table
+from tests.load.servers import start_servers
+
+VOCAB = 20_000
+CJK = (
+    "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工"
+    "也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物"
+    "现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全"
+)
+
+
+def _sentences(rnd: random.Random, n: int):
+    cum = list(itertools.accumulate(1.0 / (i + 1) ** 1.05 for i in range(VOCAB)))
+    words = [f"w{i}" for i in range(VOCAB)]
+    for _ in range(n):
+        if rnd.random() < 0.1:
+            yield "".join(rnd.choice(CJK) for _ in range(rnd.randint(4, 20)))
+        else:
+            yield " ".join(rnd.choices(words, cum_weights=cum, k=rnd.randint(3, 15)))
+
+
+def _connect_alias(db_url: str) -> str:
+    """A second Django database alias pointing at the servers' database."""
+    from django.db import connections
+
+    name = db_url.rsplit("/", 1)[1]
+    config = dict(connections.databases["default"])
+    config["NAME"] = name
+    connections.databases["srv"] = config
+    return "srv"
+
+
+def _seed(servers, *, total: int, plan: list[tuple[str | None, int, int]]) -> dict[str, str]:
+    from django.utils import timezone
+
+    from accounts.models import User
+    from chat.models import Conversation, Membership
+
+    alias = _connect_alias(servers.env["DATABASE_URL"])
+    tokens = {}
+    users = {}
+    for who, phone in (("A", "+14155550901"), ("B", "+14155550902")):
+        tokens[who] = servers.manage("issue_token", phone).strip().split()[-1]
+        users[who] = User.objects.using(alias).get(phone=phone)
+    other, _ = User.objects.using(alias).get_or_create(phone="+14155550903")
+    now = timezone.now()
+    rnd = random.Random(7)
+    sentences = _sentences(rnd, total)
+    buf = io.StringIO()
+    made = 0
+    start = now - timezone.timedelta(days=365)
+    for who, count, size in plan:
+        convs = Conversation.objects.using(alias).bulk_create(
+            [
+                Conversation(
+                    kind="group",
+                    title=f"bench {who or 'x'} {i}",
+                    last_seq=size,
+                    last_event_seq=0,
+                    last_message_at=now,
+                )
+                for i in range(count)
+            ]
+        )
+        if who:
+            Membership.objects.using(alias).bulk_create(
+                [Membership(conversation=c, user=users[who], joined_seq=0) for c in convs]
+            )
+        for c in convs:
+            sender = users[who].pk if who else other.pk
+            for seq in range(1, size + 1):
+                made += 1
+                at = start + timezone.timedelta(seconds=made * 20)
+                s = next(sentences)
+                buf.write(
+                    f"{c.pk}\t{seq}\t{sender if seq % 2 else other.pk}\t\ttext\t{s}\t{{}}\t[]\t{at.isoformat()}\n"
+                )
+    dsn = servers.env["DATABASE_URL"]
+    index_sql = [s for s in _search_migration().PG_FORWARD if "CREATE INDEX" in s]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP INDEX IF EXISTS chat_message_search_gin")
+        conn.execute("DROP INDEX IF EXISTS chat_message_text_trgm")
+        buf.seek(0)
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY chat_message (conversation_id, seq, sender_id, client_id, kind, text,"
+                " payload, mentions, created_at) FROM STDIN"
+            ) as copy,
+        ):
+            while chunk := buf.read(1 << 20):
+                copy.write(chunk)
+        conn.execute("SET maintenance_work_mem = '256MB'")
+        for sql in index_sql:
+            conn.execute(sql)
+        conn.execute("VACUUM ANALYZE chat_message")
+        conn.execute("ANALYZE chat_membership")
+    return tokens
+
+
+def _search_migration():
+    """The migration that defines the search index (its number moves on rebases)."""
+    import importlib
+    from pathlib import Path
+
+    import chat.migrations
+
+    (path,) = Path(chat.migrations.__file__).parent.glob("*_message_search_index.py")
+    return importlib.import_module(f"chat.migrations.{path.stem}")
+
+
+def _queries(rnd: random.Random, n: int) -> list[tuple[str, str]]:
+    classes = {
+        "common": lambda: f"w{rnd.randint(12, 60)}",
+        "medium": lambda: f"w{rnd.randint(60, 600)}",
+        "rare": lambda: f"w{rnd.randint(600, 15000)}",
+        "two words": lambda: f"w{rnd.randint(10, 300)} w{rnd.randint(10, 300)}",
+        "phrase": lambda: f'"w{rnd.randint(0, 30)} w{rnd.randint(0, 30)}"',
+        "chinese (2)": lambda: "".join(rnd.choice(CJK) for _ in range(2)),
+        "chinese (4)": lambda: "".join(rnd.choice(CJK) for _ in range(4)),
+    }
+    out = []
+    names = list(classes)
+    for i in range(n):
+        name = names[i % len(names)]
+        out.append((name, classes[name]()))
+    return out
+
+
+def _measure(url: str, token: str, queries, budget_s: float) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {}
+    deadline = time.monotonic() + budget_s
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as c:
+        for _name, q in queries[:5]:  # warm-up
+            c.get("/api/v1/search/messages", params={"q": q})
+        for name, q in queries:
+            if time.monotonic() > deadline:
+                break
+            t = time.perf_counter()
+            r = c.get("/api/v1/search/messages", params={"q": q})
+            elapsed = (time.perf_counter() - t) * 1000
+            assert r.status_code == 200, r.text[:300]
+            times.setdefault(name, []).append(elapsed)
+    return times
+
+
+def run(quick: bool) -> str:
+    if quick:
+        plan = [("A", 10, 500), ("B", 25, 2000), (None, 250, 200)]  # 105,000 messages
+        n_queries, budget = 140, 60.0
+    else:
+        plan = [("A", 10, 500), ("B", 50, 4000), (None, 3975, 200)]  # 1,000,000 messages
+        n_queries, budget = 420, 180.0
+    total = sum(c * s for _, c, s in plan)
+    servers = start_servers(1, extra_env={"CHAT_SEARCH_RATE": "100000/s"})
+    try:
+        t0 = time.monotonic()
+        tokens = _seed(servers, total=total, plan=plan)
+        load_s = time.monotonic() - t0
+        visible = {who: c * s for who, c, s in plan if who}
+        rows, all_times = [], {}
+        for who in ("A", "B"):
+            queries = _queries(random.Random(11), n_queries)
+            stop = [("stopword", f"w{i}") for i in range(0, 4)] * 5
+            times = _measure(servers.url, tokens[who], queries + stop, budget)
+            all_times[who] = times
+            for name, values in times.items():
+                rows.append(
+                    [
+                        f"{who} ({visible[who]:,} visible)",
+                        name,
+                        len(values),
+                        median(values),
+                        pct(values, 95),
+                        pct(values, 99),
+                    ]
+                )
+        summary = []
+        for who, times in all_times.items():
+            mix = [v for name, vals in times.items() if name != "stopword" for v in vals]
+            summary.append(
+                [
+                    f"{who} ({visible[who]:,} visible)",
+                    len(mix),
+                    median(mix),
+                    pct(mix, 95),
+                    pct(mix, 99),
+                    "yes" if pct(mix, 95) < 50 else "no",
+                ]
+            )
+    finally:
+        servers.stop()
+    return "\n\n".join(
+        [
+            f"### Message search ({total:,} messages on PostgreSQL, HTTP, one request at a time)",
+            f"Loaded in {load_s:.0f} s (COPY, trigger-built search documents, GIN rebuilt). "
+            "Times in ms, measured at the client over 127.0.0.1.",
+            table(["caller", "queries", "p50", "p95", "p99", "p95 < 50 ms"], summary),
+            "Per query class (the summary excludes `stopword`, a word in ~60 % of all "
+            "messages; its cost is bounded by `CHAT_SEARCH_MAX_CANDIDATES`):",
+            table(["caller", "class", "n", "p50", "p95", "p99"], rows),
+        ]
+    )
