@@ -12,8 +12,10 @@ caller hid are left out), then asks the shape's index:
   ranked by bm25.
 
 Ranking work is bounded: only the newest `CHAT_SEARCH_MAX_CANDIDATES` matches are
-ranked, so a query as common as "ok" costs the same as a rare one. The index never holds
-recalled or system messages (see migration 0002), so those never match.
+ranked and highlighted (matching itself still grows with how common the words are: a
+word in most messages is the slow case, see bench/scenarios/search.py). The index never
+holds recalled or system messages (see the message_search_index migration), so those
+never match.
 """
 
 from __future__ import annotations
