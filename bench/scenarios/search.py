@@ -205,7 +205,7 @@ def run(quick: bool) -> str:
         n_queries, budget = 140, 60.0
     else:
         plan = [("A", 10, 500), ("B", 50, 4000), (None, 3975, 200)]  # 1,000,000 messages
-        n_queries, budget = 420, 180.0
+        n_queries, budget = 420, 90.0
     total = sum(c * s for _, c, s in plan)
     servers = start_servers(1, extra_env={"CHAT_SEARCH_RATE": "100000/s"})
     try:
