@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from config.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -567,10 +567,6 @@ def campaign_funnel(*, brand_id: int, acting_user, campaign_id: int) -> dict:
         .annotate(
             claimed=Count("id"),
             redeemed=Count("id", filter=Q(redeemed_at__isnull=False, attributed=True)),
-            revenue=Sum("net_paid_minor", filter=Q(attributed=True)),
-            refunded=Sum("refunded_minor", filter=Q(attributed=True)),
-            commission=Sum("commission_minor", filter=Q(attributed=True)),
-            commission_reversed=Sum("commission_reversed_minor", filter=Q(attributed=True)),
         )
     )
     raw: dict[str, Counter] = {}
@@ -579,12 +575,10 @@ def campaign_funnel(*, brand_id: int, acting_user, campaign_id: int) -> dict:
             {k: v for k, v in r.items() if k != "variant"}
         )
     for r in claims:
-        v = r["variant"] or "A"
-        cnt = raw.setdefault(v, Counter())
+        cnt = raw.setdefault(r["variant"] or "A", Counter())
         cnt["claimed"] += r["claimed"]
         cnt["redeemed"] += r["redeemed"]
-        cnt["revenue"] += (r["revenue"] or 0) - (r["refunded"] or 0)
-        cnt["commission"] += (r["commission"] or 0) - (r["commission_reversed"] or 0)
+    _add_revenue(c, raw)
     # Holdout conversions: redemptions by holdout people of this brand's offers after the
     # campaign started (they never saw it), for lift.
     holdout_n = raw.get("H", Counter())["targeted"]
@@ -624,6 +618,26 @@ def campaign_funnel(*, brand_id: int, acting_user, campaign_id: int) -> dict:
         "lift": lift,
         "rates": variants_rates,
     }
+
+
+def _add_revenue(c: Campaign, raw: dict[str, Counter]) -> None:
+    """Revenue (net paid) and commission of attributed redemptions, less the refunded
+    share of each order (payments reverses commission pro rata on refunds)."""
+    from payments import selectors as pay_selectors
+
+    redeemed = list(
+        OfferClaim.objects.filter(
+            campaign=c, attributed=True, redeemed_at__isnull=False
+        ).values_list("variant", "order_ref", "net_paid_minor", "commission_minor")
+    )
+    ids = [int(ref) for _v, ref, _n, _c in redeemed if ref.isdigit()]
+    shares = pay_selectors.order_refund_shares(order_ids=ids) if ids else {}
+    for variant, ref, net, commission in redeemed:
+        amount, refunded = shares.get(int(ref) if ref.isdigit() else 0, (1, 0))
+        kept = max(0, amount - refunded)
+        cnt = raw.setdefault(variant or "A", Counter())
+        cnt["revenue"] += net * kept // max(1, amount)
+        cnt["commission"] += commission * kept // max(1, amount)
 
 
 def campaign_progress(*, brand_id: int, acting_user, campaign_id: int) -> dict:

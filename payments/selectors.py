@@ -46,3 +46,33 @@ def wallet_statement(*, user_id: int, currency: str | None = None, before_id: in
     if before_id is not None:
         qs = qs.filter(pk__lt=before_id)
     return qs.order_by("-pk")
+
+
+def merchant_spend_by_user(*, merchant_id: int, since):
+    """Per payer, what they paid (after discounts, less refunds) at one merchant since a
+    time: rows `{"user_id", "total"}`. Lazy, for `Exists`/`Subquery` in brands' segments
+    (e.g. `.filter(user_id=OuterRef("user_id"), total__gte=5000)`)."""
+    from django.db.models import F, Sum
+
+    from .models import Order
+
+    return (
+        Order.objects.filter(
+            merchant_id=merchant_id,
+            status__in=(Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED),
+            paid_at__gte=since,
+        )
+        .values(user_id=F("payer_id"))
+        .annotate(total=Sum(F("buyer_paid") - F("refunded_amount")))
+    )
+
+
+def order_refund_shares(*, order_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """{order_id: (amount, refunded_amount)} — how much of each order was refunded."""
+    from .models import Order
+
+    ids = [int(i) for i in order_ids]
+    return {
+        row[0]: (row[1], row[2])
+        for row in Order.objects.filter(id__in=ids).values_list("id", "amount", "refunded_amount")
+    }

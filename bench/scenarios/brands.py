@@ -344,7 +344,13 @@ def phase_sale_check(sale_id: int) -> dict:
 # --- driver --------------------------------------------------------------------------------
 
 
+def _log(text: str) -> None:
+    sys.stderr.write(f"[brands bench {time.strftime('%H:%M:%S')}] {text}\n")
+    sys.stderr.flush()
+
+
 def _phase(env: dict, name: str, *args, timeout: int = 3600) -> dict:
+    _log(f"phase {name} starts")
     code = (
         "import json, sys, django; django.setup(); "
         "from bench.scenarios import brands as b; "
@@ -360,7 +366,9 @@ def _phase(env: dict, name: str, *args, timeout: int = 3600) -> dict:
     )
     if proc.returncode != 0:
         raise RuntimeError(f"phase {name} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.rsplit("\n@@", 1)[1])
+    result = json.loads(proc.stdout.rsplit("\n@@", 1)[1])
+    _log(f"phase {name} done: {json.dumps(result)[:300]}")
+    return result
 
 
 def _parallel_phases(env: dict, name: str, arg_lists: list[list]) -> list[dict]:
@@ -423,6 +431,7 @@ def run(quick: bool) -> str:
         buyers = list(range(pop["first_user"], pop["first_user"] + attempts))
         procs, threads = 2, 4
         t = time.perf_counter()
+        _log(f"sale: {attempts} attempts in {procs} processes")
         results = _parallel_phases(
             env,
             "sale_buyers",
