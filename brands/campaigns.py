@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
+from config.bulk import insert_rows
 from config.errors import Conflict, DomainError, InvalidInput, NotFound
 
 from . import segments
@@ -347,44 +348,32 @@ def _send_batch(campaign_id: int, batch_size: int, now: dt.datetime, chain: bool
             for u, conv, v in to_send
         ]
         written = brand_delivery.deliver_bulk(brand_id=brand.pk, messages=items, now=now)
-        deliveries = [
-            Delivery(
-                campaign_id=c.pk,
-                brand_id=brand.pk,
-                user_id=u,
-                variant=v,
-                status=Delivery.Status.SENT,
-                created_at=now,
-                conversation_id=conv,
-                message_id=written[u][0],
-                seq=written[u][1],
-            )
+        sent, capped_, held = Delivery.Status.SENT, Delivery.Status.CAPPED, Delivery.Status.HOLDOUT
+        rows_out = [
+            (c.pk, brand.pk, u, v, sent, now, conv, written[u][0], written[u][1])
             for u, conv, v in to_send
         ]
-        deliveries += [
-            Delivery(
-                campaign_id=c.pk,
-                brand_id=brand.pk,
-                user_id=u,
-                variant=v,
-                status=Delivery.Status.CAPPED,
-                created_at=now,
-            )
+        rows_out += [
+            (c.pk, brand.pk, u, v, capped_, now, None, None, None)
             for u, _, v in candidates
             if u in capped_ids
         ]
-        deliveries += [
-            Delivery(
-                campaign_id=c.pk,
-                brand_id=brand.pk,
-                user_id=u,
-                variant="H",
-                status=Delivery.Status.HOLDOUT,
-                created_at=now,
-            )
-            for u in holdout
-        ]
-        Delivery.objects.bulk_create(deliveries, batch_size=5000)
+        rows_out += [(c.pk, brand.pk, u, "H", held, now, None, None, None) for u in holdout]
+        insert_rows(
+            Delivery,
+            [
+                "campaign_id",
+                "brand_id",
+                "user_id",
+                "variant",
+                "status",
+                "created_at",
+                "conversation_id",
+                "message_id",
+                "seq",
+            ],
+            rows_out,
+        )
         _charge_fees(brand, len(to_send), now)
         fields = ["cursor_user_id", "status", "finished_at", "next_pass_at", "passes"]
         if rows:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.bulk import insert_rows
+
 from ..models import ChatEvent, Conversation, Membership, Message
 from . import stream
 from .conversations import brand_conversation_create
@@ -81,47 +83,84 @@ def deliver_bulk(
                 counters[conv_id] = (seq, event_seq)
     if len(counters) != len(ids):
         raise ValueError("not every conversation is a brand conversation")
-    rows = [
-        Message(
-            conversation_id=conv_id,
-            seq=counters[conv_id][0],
-            sender_id=None,
-            client_id="",
-            kind=by_conv[conv_id].kind,
-            text=by_conv[conv_id].text,
-            payload={**by_conv[conv_id].payload, "brand_id": brand_id},
-            created_at=now,
+    # Two INSERTs for the whole batch (config.bulk: unnest arrays on PostgreSQL).
+    message_rows = [
+        (
+            conv_id,
+            counters[conv_id][0],
+            None,
+            "",
+            by_conv[conv_id].kind,
+            by_conv[conv_id].text,
+            {**by_conv[conv_id].payload, "brand_id": brand_id},
+            now,
         )
         for conv_id in ids
     ]
-    Message.objects.bulk_create(rows, batch_size=2000)
-    events = [
-        ChatEvent(
-            conversation_id=m.conversation_id,
-            event_seq=counters[m.conversation_id][1],
-            type="message.new",
-            message=m,
-            data={},
-            created_at=now,
-        )
-        for m in rows
-    ]
-    ChatEvent.objects.bulk_create(events, batch_size=2000)
-    _push_after_commit(rows, events, {c: by_conv[c].user_id for c in ids})
-    return {by_conv[m.conversation_id].user_id: (m.pk, m.seq) for m in rows}
+    inserted = insert_rows(
+        Message,
+        [
+            "conversation_id",
+            "seq",
+            "sender_id",
+            "client_id",
+            "kind",
+            "text",
+            "payload",
+            "created_at",
+        ],
+        message_rows,
+        returning=["id", "conversation_id"],
+    )
+    message_id = {conv_id: mid for mid, conv_id in inserted}
+    insert_rows(
+        ChatEvent,
+        ["conversation_id", "event_seq", "type", "message_id", "data", "created_at"],
+        [
+            (conv_id, counters[conv_id][1], "message.new", message_id[conv_id], {}, now)
+            for conv_id in ids
+        ],
+    )
+    user_of = {c: by_conv[c].user_id for c in ids}
+    _push_after_commit(message_rows, message_id, counters, user_of)
+    return {user_of[c]: (message_id[c], counters[c][0]) for c in ids}
 
 
-def _push_after_commit(rows: list[Message], events: list[ChatEvent], user_of: dict) -> None:
+def _push_after_commit(message_rows, message_id: dict, counters: dict, user_of: dict) -> None:
+    """After commit, `message.new` to the people with a connected device (presence); the
+    frame is the one sync would replay, rendered without reading the rows back."""
+
     def push():
         from config.realtime import publish_now
 
         from ..presence import online_users
 
         online = online_users(user_of.values())
-        for event in events:
-            uid = user_of[event.conversation_id]
-            if uid in online:
-                publish_now([uid], stream.render_event(event))
+        if not online:
+            return
+        for conv_id, seq, _sender, _cid, kind, text, payload, created_at in message_rows:
+            uid = user_of[conv_id]
+            if uid not in online:
+                continue
+            message = Message(
+                pk=message_id[conv_id],
+                conversation_id=conv_id,
+                seq=seq,
+                sender_id=None,
+                client_id="",
+                kind=kind,
+                text=text,
+                payload=payload,
+                created_at=created_at,
+            )
+            event = ChatEvent(
+                conversation_id=conv_id,
+                event_seq=counters[conv_id][1],
+                type="message.new",
+                message=message,
+                data={},
+            )
+            publish_now([uid], stream.render_event(event))
 
     transaction.on_commit(push)
 
