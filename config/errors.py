@@ -70,6 +70,13 @@ class RateLimited(DomainError):
         self.retry_after = max(1, int(retry_after))
 
 
+def _is_pool_timeout(exc: Exception) -> bool:
+    from django.db import OperationalError
+
+    cause = exc.__cause__ or exc.__context__
+    return isinstance(exc, OperationalError) and type(cause).__name__ == "PoolTimeout"
+
+
 def error_body(code: str, message: str, fields: dict | None = None, **extra: Any) -> dict:
     body: dict[str, Any] = {"code": code, "message": message, "fields": fields or {}}
     body.update(extra)
@@ -104,6 +111,14 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    if _is_pool_timeout(exc):
+        # Overload, not a bug: every pooled connection stayed busy past the pool timeout
+        # (e.g. a crowd joining one group at once). Tell the client to retry, not a 500.
+        return Response(
+            error_body("server_busy", "The server is busy; retry shortly.", retry_after=1),
+            status=503,
+            headers={"Retry-After": "1"},
         )
     if not isinstance(exc, exceptions.APIException):
         return None

@@ -95,16 +95,23 @@ def _stampede(servers, token: str, people: list[str]) -> dict:
             async def one(person: str):
                 await start.wait()
                 t0 = time.perf_counter()
-                try:
-                    r = await client.post(
-                        f"{servers.url}/api/v1/invites/{token}/join", headers=_auth(person)
-                    )
-                    code = r.json().get("error", {}).get("code") or r.json().get("status")
-                    status = r.status_code
-                except httpx.HTTPError as exc:
-                    status, code = 0, type(exc).__name__
+                first = None
+                # An app retries a 503 server_busy after Retry-After (bounded here).
+                for _attempt in range(60):
+                    try:
+                        r = await client.post(
+                            f"{servers.url}/api/v1/invites/{token}/join", headers=_auth(person)
+                        )
+                        code = r.json().get("error", {}).get("code") or r.json().get("status")
+                        status = r.status_code
+                    except httpx.HTTPError as exc:
+                        status, code = 0, type(exc).__name__
+                    first = first or (status, code)
+                    if status != 503:
+                        break
+                    await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
                 latencies.append(time.perf_counter() - t0)
-                return status, code
+                return first, (status, code)
 
             tasks = [asyncio.create_task(one(p)) for p in people]
             await asyncio.sleep(0.2)
@@ -115,9 +122,11 @@ def _stampede(servers, token: str, people: list[str]) -> dict:
 
     results, wall, latencies = asyncio.run(go())
     counts: dict[tuple[int, str], int] = {}
-    for status, code in results:
-        counts[(status, code)] = counts.get((status, code), 0) + 1
-    return {"counts": counts, "wall": wall, "latencies": latencies}
+    firsts: dict[tuple[int, str], int] = {}
+    for first, final in results:
+        counts[final] = counts.get(final, 0) + 1
+        firsts[first] = firsts.get(first, 0) + 1
+    return {"counts": counts, "firsts": firsts, "wall": wall, "latencies": latencies}
 
 
 def run(quick: bool) -> str:
@@ -155,7 +164,10 @@ def run(quick: bool) -> str:
     joined = counts.get((200, "joined"), 0)
     fivexx = sum(n for (status, _c), n in counts.items() if status >= 500 or status == 0)
     lat = run500["latencies"]
-    outcome_rows = [[str(s), c, n] for (s, c), n in sorted(counts.items())]
+    firsts = run500["firsts"]
+    first_500s = firsts.get((500, "server_error"), 0)
+    keys = sorted(set(counts) | set(firsts))
+    outcome_rows = [[str(s), c, firsts.get((s, c), 0), counts.get((s, c), 0)] for s, c in keys]
     out = [
         "One real uvicorn process on PostgreSQL + Redis (eager Celery); the async httpx load "
         "generator runs on the same 2 cores, which other work shares, so absolute numbers "
@@ -183,11 +195,16 @@ def run(quick: bool) -> str:
         f"**{stampede_people} people at once through one invite with max_uses {max_uses}** "
         f"(all {stampede_people} requests in flight together):",
         "",
-        table(["HTTP status", "code", "answers"], outcome_rows),
+        table(["HTTP status", "code", "first answers", "final answers"], outcome_rows),
+        "",
+        "A 503 `server_busy` (with Retry-After) is what a request gets when every pooled "
+        "database connection stayed busy past the pool timeout; the client retries it. "
+        "Final answers are after those retries.",
         "",
         f"Joined: {joined} (expected {max_uses}); invite use_count {use_count}; group "
         f"member_count {settings.get('member_count')} (owner + joiners, expected "
-        f"{max_uses + 1}); 5xx or transport errors: {fivexx}. Wall time "
+        f"{max_uses + 1}); 500s on any attempt: {first_500s}; unanswered or 5xx after retries: "
+        f"{fivexx}. Wall time "
         f"{run500['wall']:.1f} s ({stampede_people / run500['wall']:.0f} answers/s, "
         f"{joined / run500['wall']:.0f} joins/s); latency p50 {median(lat) * 1000:,.0f} ms, "
         f"p99 {pct(lat, 99) * 1000:,.0f} ms.",
