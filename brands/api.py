@@ -52,6 +52,7 @@ class BrandListView(APIView):
             OpenApiParameter("limit", int),
         ],
         responses=BrandListOut,
+        operation_id="brands_list",
     )
     def get(self, request):
         q = request.query_params.get("q", "")[:100]
@@ -72,7 +73,7 @@ class BrandListView(APIView):
 
 
 class BrandDetailView(APIView):
-    @extend_schema(responses=BrandOut)
+    @extend_schema(responses=BrandOut, operation_id="brands_retrieve")
     def get(self, request, brand_id: int):
         brand = selectors.brand_get(brand_id=brand_id)
         return Response(_brand_out(brand, selectors.follow_get(brand=brand, user=request.user)))
