@@ -330,6 +330,7 @@ if PRODUCTION and not MERCHANT_SECRET_KEYS:
     raise ImproperlyConfigured("PLAZA_ENV=production needs MERCHANT_SECRET_KEYS")
 # Webhooks to merchants: https only, and never to private/loopback addresses (SSRF), in
 # production; dev and tests may POST to a receiver on 127.0.0.1.
+MERCHANT_API_RATE = env.str("MERCHANT_API_RATE", default="100/s,100000/h")  # per API key
 MERCHANT_WEBHOOK_REQUIRE_HTTPS = env.bool("MERCHANT_WEBHOOK_REQUIRE_HTTPS", default=PRODUCTION)
 MERCHANT_WEBHOOK_ALLOW_PRIVATE = env.bool("MERCHANT_WEBHOOK_ALLOW_PRIVATE", default=not PRODUCTION)
 

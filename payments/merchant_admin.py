@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 
 from config.errors import DomainError
 
@@ -40,6 +41,11 @@ class MerchantAdmin(admin.ModelAdmin):
     readonly_fields = ["till_token", "created_at"]
     inlines = [MerchantApiKeyInline]
     actions = ["issue_new_key"]
+
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:

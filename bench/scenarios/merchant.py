@@ -200,6 +200,7 @@ def run(quick: bool) -> str:
             "CELERY_BROKER_URL": redis,
             "DB_CONN_MAX_AGE": "60",
             "LOG_LEVEL": "WARNING",
+            "MERCHANT_API_RATE": "100000/s",
         },
     )
     try:

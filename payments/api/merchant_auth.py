@@ -4,6 +4,7 @@ Headers: X-Plaza-Merchant (the API key id), X-Plaza-Timestamp (Unix seconds),
 X-Plaza-Nonce (8-64 of [A-Za-z0-9_-]), X-Plaza-Signature (hex HMAC-SHA256). A timestamp
 more than five minutes from our clock, or a nonce this key already used, is refused; the
 nonce is remembered in the shared cache (Redis in production) for longer than that window.
+A key whose signature checks out is then rate limited (settings.MERCHANT_API_RATE).
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import re
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, permissions
 
 from config.errors import DomainError
+from config.ratelimit import check_rate
 
 from .. import merchant_secrets
 from ..merchant_signing import MAX_SKEW_SECONDS, sign, signature_matches
@@ -87,6 +90,7 @@ class MerchantSignatureAuthentication(authentication.BaseAuthentication):
             raise MerchantAuthFailed(
                 "This nonce was already used; send a fresh one.", code="merchant_nonce_reused"
             )
+        check_rate("merchant-api", key_id, settings.MERCHANT_API_RATE)
         if key.merchant.status != Merchant.Status.ACTIVE:
             raise DomainError("This merchant is suspended.", code="merchant_suspended", status=403)
         return MerchantPrincipal(key.merchant), key

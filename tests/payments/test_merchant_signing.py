@@ -159,3 +159,13 @@ def test_create_merchant_command_prints_the_secret_once(capsys):
 def test_a_bearer_token_is_not_a_merchant_signature(auth_client):
     r = auth_client.post(PATH, {"out_trade_no": "X", "amount": 1, "currency": "USD"}, format="json")
     assert r.status_code == 401
+
+
+def test_each_key_is_rate_limited(settings):
+    settings.MERCHANT_API_RATE = "3/m"
+    _m, key = make_merchant()
+    client = SignedClient(key)
+    codes = [create_order(client, out_trade_no=f"L-{i}").status_code for i in range(4)]
+    assert codes == [201, 201, 201, 429]
+    limited = create_order(client, out_trade_no="L-9")
+    assert limited.json()["error"]["code"] == "rate_limited" and limited["Retry-After"]
