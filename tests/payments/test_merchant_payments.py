@@ -317,6 +317,9 @@ def test_hot_paths_stay_a_handful_of_queries(shop, buyer):
     with CaptureQueriesContext(connection) as paid:
         r = c.post(f"/api/v1/checkout/{token_of(body)}/pay", {}, format="json")
     assert r.status_code == 200
-    # token auth, order, PIN record, lock order, 3 accounts, entry insert, account lock,
-    # postings, balances, order update, wallet balances for the push (+ savepoints)
-    assert len(paid.captured_queries) <= 18, [q["sql"][:80] for q in paid]
+    # Ours (17): token auth, order, PIN record, savepoint, lock order, 3 accounts,
+    # entry (savepoint, insert, account lock, postings, balances, release), order update,
+    # wallet balances for wallet.updated, release. Other apps' hooks add the rest: the
+    # brands offer adjuster looks up the merchant's brand (1) and chat records the
+    # wallet.updated event for /sync (4). A regression past this bound is a real one.
+    assert len(paid.captured_queries) <= 22, [q["sql"][:80] for q in paid]
