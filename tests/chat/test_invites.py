@@ -301,3 +301,26 @@ def test_500_people_join_through_one_invite_with_300_uses(make_user, monkeypatch
     assert GroupPolicy.objects.get(pk=conv.pk).member_count == 301
     joined_lines = Message.objects.filter(conversation=conv, kind="system", text__contains="joined")
     assert joined_lines.count() == 300
+
+
+@pytest.mark.django_db
+def test_join_query_count_does_not_grow_with_the_group(alice, make_user, settings, pushed):
+    """A join costs the same number of queries into a group of 3 as into one of 40."""
+    from django.db import connection as conn
+    from django.test.utils import CaptureQueriesContext
+
+    settings.CHAT_INVITE_JOIN_RATE = "1000/m"
+
+    def join_queries(size: int) -> int:
+        owner = make_user("Owner")
+        conv = groups.group_create(creator=owner, title="Q", member_ids=[])
+        token = invites.invite_create(actor=owner, conversation_id=conv.pk).token
+        for _ in range(size - 1):
+            invites.invite_join(user=make_user(), token=token)
+        newcomer = make_user("New")
+        with CaptureQueriesContext(conn) as ctx:
+            assert invites.invite_join(user=newcomer, token=token).status == "joined"
+        return len(ctx.captured_queries)
+
+    small, big = join_queries(3), join_queries(40)
+    assert small == big, (small, big)
