@@ -14,7 +14,8 @@ import random
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts import selectors as people
@@ -269,3 +270,21 @@ def purchase_refund(*, purchase_id: int, reason: str = "", acting_user=None) -> 
                 },
             )
     return purchase
+
+
+def pack_popularity_recount() -> int:
+    """Set every pack's popularity to its number of owners (a beat job). The per-purchase
+    increment runs after commit and could be lost with its process; this heals it."""
+    owners = (
+        Entitlement.objects.filter(pack_id=OuterRef("pk"))
+        .order_by()
+        .values("pack_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    counted = Coalesce(Subquery(owners), 0)
+    return (
+        Pack.objects.annotate(owners=counted)
+        .exclude(popularity=F("owners"))
+        .update(popularity=counted)
+    )

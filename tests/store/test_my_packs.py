@@ -88,3 +88,15 @@ def test_my_packs_cost_the_same_queries_for_one_or_many(
 ):
     with django_assert_max_num_queries(6):  # token, entitlements+packs+purchases, stickers
         assert len(auth_client.get("/api/v1/me/sticker-packs").json()["results"]) == 3
+
+
+def test_popularity_recount_heals_the_counter(three_owned, make_user):
+    from store.models import Pack
+    from store.tasks import popularity_recount
+
+    a = three_owned[0]
+    pack_claim_free(user=make_user("Second owner"), pack_id=a.pk)
+    Pack.objects.filter(pk=a.pk).update(popularity=999)  # as if increments were lost/duplicated
+    assert popularity_recount.delay().get() >= 1
+    assert Pack.objects.get(pk=a.pk).popularity == 2
+    assert popularity_recount.delay().get() == 0  # nothing left to fix
