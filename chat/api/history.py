@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import InvalidInput
+from config.errors import InvalidInput, NotFound
 
 from ..models import ChatBackup
 from ..selectors import conversation_for_member
@@ -91,8 +91,12 @@ class BackupDownloadView(APIView):
         if not token or len(token) > 500:
             raise InvalidInput("token is required.", fields={"token": ["Required."]})
         backup = backups.backup_for_download(backup_id=backup_id, token=token)
+        try:
+            handle = backup.file.open("rb")
+        except OSError:  # deleted from storage behind our back: gone, not a 500
+            raise NotFound("No such backup.", code="backup_not_found")
         response = FileResponse(
-            backup.file.open("rb"),
+            handle,
             as_attachment=True,
             filename=f"plaza-chats-{backup.created_at:%Y%m%d-%H%M%S}.zip",
             content_type="application/zip",

@@ -298,10 +298,21 @@ def _read_archive(user, upload) -> tuple[dict, dict[str, bytes]]:
         raise _reject("The archive has no manifest: not a Plaza backup.", "backup_corrupt")
     try:
         contents = {i.filename: zf.read(i) for i in infos if not i.is_dir()}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error):
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        ValueError,
+        EOFError,
+        zlib.error,
+        RuntimeError,  # an encrypted member
+        NotImplementedError,  # a compression method zipfile does not know
+    ):
         raise _reject("The archive is damaged (a file cannot be read).", "backup_corrupt")
-    manifest_raw = contents.pop("manifest.json")
-    signature = contents.pop("manifest.sig").decode("ascii", "replace").strip()
+    manifest_raw = contents.pop("manifest.json", None)
+    signature_raw = contents.pop("manifest.sig", None)
+    if manifest_raw is None or signature_raw is None:
+        raise _reject("The archive has no manifest: not a Plaza backup.", "backup_corrupt")
+    signature = signature_raw.decode("ascii", "replace").strip()
     try:
         manifest = json.loads(manifest_raw)
     except (ValueError, UnicodeDecodeError):

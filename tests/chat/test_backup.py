@@ -264,3 +264,18 @@ def test_old_archives_are_deleted(alice):
     assert not default_storage.exists(name)
     assert client_for(alice).get(f"/api/v1/backups/{body['id']}").json()["download_url"] is None
     assert backups_expire(now=timezone.now() + dt.timedelta(hours=25)) == 0
+
+
+def test_a_zip_without_a_real_manifest_is_refused(alice):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("manifest.json/", b"")  # a directory, not a file
+        zf.writestr("manifest.sig", b"x")
+    r = restore(client_for(alice), out.getvalue())
+    assert r.status_code == 422 and r.json()["error"]["code"] == "backup_corrupt"
+
+
+def test_download_of_an_archive_missing_from_storage_is_a_404(alice, api):
+    body = make_backup(client_for(alice))
+    default_storage.delete(ChatBackup.objects.get(pk=body["id"]).file.name)
+    assert api.get(body["download_url"].replace("http://testserver", "")).status_code == 404
