@@ -15,3 +15,7 @@ class ChatConfig(AppConfig):
         add_durable_sink(record)
         # Chat history (issue 5): privacy hooks, beat jobs, its task module.
         history_setup.ready()
+        # Money in chat (issue 7): transfer and red packet messages follow their money.
+        from .services.money import register_money_listeners
+
+        register_money_listeners()

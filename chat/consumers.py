@@ -258,7 +258,9 @@ class PlazaConsumer(AsyncWebsocketConsumer):
     async def push(self, message: dict):
         if message.get("skip") == self.channel_name:
             return
-        await self.send_event(message["event"])
+        # One channel-layer message may carry a batch of events (see push_many_to_users).
+        for event in message.get("events") or [message["event"]]:
+            await self.send_event(event)
 
     async def send_event(self, event: dict):
         await self.send(text_data=json.dumps(event, separators=(",", ":"), default=str))

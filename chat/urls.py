@@ -6,4 +6,5 @@ urlpatterns: list = [
     path("", include("chat.api.urls")),
     path("", include("chat.api.group_urls")),
     path("", include("chat.api.history_urls")),
+    path("", include("chat.api.urls_money")),
 ]

@@ -70,6 +70,16 @@ def _deliver(ids: list[int], event: dict, skip_channel: str | None, durable: boo
         publish_now(ids, event, skip_channel=skip_channel)
 
 
+def push_many_to_users(user_ids: Iterable[int], events: list[dict]) -> None:
+    """Send several events to every device of every user in ONE channel-layer message per
+    user, after commit: adding 500 people to a group is 500 publishes, not 500 × 500."""
+    ids = list(dict.fromkeys(user_ids))
+    if not ids or not events:
+        return
+    batch = {"type": "batch", "events": list(events)}
+    transaction.on_commit(lambda: publish_now(ids, batch))
+
+
 def publish_now(user_ids: list[int], event: dict, *, skip_channel: str | None = None) -> None:
     """Publish immediately (the caller is already past commit)."""
     try:
@@ -86,7 +96,10 @@ async def _publish(user_ids: list[int], event: dict, skip_channel: str | None = 
     layer = get_channel_layer()
     if layer is None:
         return
-    message: dict = {"type": "push", "event": event}
+    if event.get("type") == "batch":
+        message: dict = {"type": "push", "events": event["events"]}
+    else:
+        message = {"type": "push", "event": event}
     if skip_channel:
         message["skip"] = skip_channel
     if len(user_ids) == 1:

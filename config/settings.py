@@ -293,6 +293,9 @@ CHAT_UPLOAD_MAX_FILE_BYTES = env.int("CHAT_UPLOAD_MAX_FILE_BYTES", default=10 * 
 CHAT_UPLOAD_MAX_VOICE_BYTES = env.int("CHAT_UPLOAD_MAX_VOICE_BYTES", default=2 * 1024 * 1024)
 
 # --- payments -------------------------------------------------------------------------
+RED_PACKET_MAX_TOTAL = env.int("RED_PACKET_MAX_TOTAL", default=20000)  # 200.00 per packet
+RED_PACKET_MAX_COUNT = env.int("RED_PACKET_MAX_COUNT", default=100)
+RED_PACKET_TTL_SECONDS = env.int("RED_PACKET_TTL_SECONDS", default=24 * 3600)
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")

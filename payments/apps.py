@@ -7,8 +7,16 @@ class PaymentsConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
-        from . import merchant_admin, merchant_tasks  # noqa: F401  (admin screens, Celery tasks)
+        from . import (  # noqa: F401  (admin screens, Celery tasks)
+            merchant_admin,
+            merchant_tasks,
+            red_packet_tasks,
+        )
         from .api import merchant_auth  # noqa: F401  (OpenAPI scheme for signed requests)
+        from .ledger import register_check
+        from .services.red_packets import red_packets_check
+
+        register_check(red_packets_check)
 
         settings.CELERY_BEAT_SCHEDULE.update(
             {
@@ -17,6 +25,10 @@ class PaymentsConfig(AppConfig):
                     "schedule": 10.0,
                 },
                 "payments-orders-expire": {"task": "payments.orders_expire", "schedule": 30.0},
+                "payments-red-packets-expire": {
+                    "task": "payments.red_packets_expire_due",
+                    "schedule": 60.0,
+                },
                 "payments-pay-codes-prune": {
                     "task": "payments.pay_codes_prune",
                     "schedule": 3600.0,

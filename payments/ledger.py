@@ -625,4 +625,18 @@ def ledger_check(*, limit: int = 20) -> list[str]:
     ).values_list("id", flat=True)
     for hid in bad_holds[:limit]:
         problems.append(f"hold {hid} has an inconsistent status")
+    for extra in _extra_checks:
+        problems.extend(extra(limit=limit))
     return problems
+
+
+# Checks of business rows against the books (e.g. red packet escrow == unclaimed rest),
+# registered by the modules that own those rows.
+_extra_checks: list[Callable[..., list[str]]] = []
+
+
+def register_check(check: Callable[..., list[str]]) -> Callable[..., list[str]]:
+    """Add `check(limit=...) -> list[str]` to `ledger_check`."""
+    if check not in _extra_checks:
+        _extra_checks.append(check)
+    return check

@@ -76,3 +76,20 @@ def order_refund_shares(*, order_ids: list[int]) -> dict[int, tuple[int, int]]:
         row[0]: (row[1], row[2])
         for row in Order.objects.filter(id__in=ids).values_list("id", "amount", "refunded_amount")
     }
+
+
+def red_packet_get(*, packet_id: int):
+    from .models import RedPacket
+
+    return RedPacket.objects.filter(pk=packet_id).first()
+
+
+def red_packet_claimed_shares(*, packet_id: int) -> list:
+    """Claimed shares in claim order, with their claimers loaded."""
+    from .models import RedPacketShare
+
+    return list(
+        RedPacketShare.objects.filter(packet_id=packet_id, claimer__isnull=False)
+        .select_related("claimer")
+        .order_by("claimed_at", "position")
+    )

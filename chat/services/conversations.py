@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.selectors import is_blocked_between, public_profile
 from config.errors import DomainError, InvalidInput, NotFound
+from config.realtime import push_many_to_users
 
 from ..models import Conversation, Membership
 from . import stream
@@ -144,8 +145,7 @@ def _add_members(conv: Conversation, users: dict, *, role_of: dict, actor_id: in
             "user_id", flat=True
         )
     )
-    for event in events:
-        stream.publish(recipients, stream.render_event(event))
+    push_many_to_users(recipients, [stream.render_event(event) for event in events])
     return newcomers
 
 
