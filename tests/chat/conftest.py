@@ -10,7 +10,9 @@ def pushed(monkeypatch):
     sent: list[tuple[list[int], dict, str | None]] = []
 
     def capture(user_ids, event, *, skip_channel=None):
-        sent.append((list(user_ids), event, skip_channel))
+        # A batch (config.realtime.push_many_to_users) is one publish of several events.
+        for one in event["events"] if event.get("type") == "batch" else [event]:
+            sent.append((list(user_ids), one, skip_channel))
 
     monkeypatch.setattr(realtime, "publish_now", capture)
     return sent

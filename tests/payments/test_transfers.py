@@ -139,6 +139,9 @@ def test_listeners_hear_every_state_change(pair):
     def listener(transfer, event):
         heard.append((transfer.pk, event, transfer.status))
 
+    from chat.services.conversations import conversation_get_or_create_direct
+
+    chat, _ = conversation_get_or_create_direct(user=alice, other_user_id=bob.pk)
     events.on_transfer_change(listener)
     try:
         t1 = transfer_create(
@@ -147,7 +150,7 @@ def test_listeners_hear_every_state_change(pair):
             amount=1,
             currency="USD",
             pin="123456",
-            conversation_id=42,
+            conversation_id=chat.pk,
         )
         transfer_accept(user=bob, transfer_id=t1.pk)
         t2 = transfer_create(
@@ -162,7 +165,7 @@ def test_listeners_hear_every_state_change(pair):
         (t2.pk, "created", "pending"),
         (t2.pk, "returned", "returned"),
     ]
-    assert t1.conversation_id == 42
+    assert t1.conversation_id == chat.pk
 
 
 def test_rest_transfer_flow_with_idempotency(pair, make_user):
