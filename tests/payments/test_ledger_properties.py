@@ -158,7 +158,7 @@ def test_wallet_state_machine(settings):
     run_state_machine_as_test(
         WalletMachine,
         settings=hsettings(
-            max_examples=8,
+            max_examples=6,
             stateful_step_count=20,
             deadline=None,
             suppress_health_check=list(HealthCheck),
