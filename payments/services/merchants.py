@@ -93,7 +93,7 @@ def merchant_key_rotate(*, merchant_id: int, label: str = "") -> IssuedKey:
                 "This merchant already has two active keys; revoke the old one first.",
                 code="too_many_active_keys",
             )
-        _signing_keys.pop(merchant.id, None)
+        _forget_signing_key(merchant.id)
         return _new_key(merchant, label=label)
 
 
@@ -102,7 +102,7 @@ def merchant_key_revoke(*, key_id: str) -> None:
         key = MerchantApiKey.objects.select_for_update().filter(key_id=key_id).first()
         if key is None:
             raise NotFound("No such key.")
-        _signing_keys.pop(key.merchant_id, None)
+        _forget_signing_key(key.merchant_id)
         if key.revoked_at is None:
             key.revoked_at = timezone.now()
             key.save(update_fields=["revoked_at"])
@@ -119,7 +119,9 @@ def merchant_secrets_reencrypt() -> int:
     return count
 
 
-_signing_keys: dict[int, tuple[float, tuple[str, str] | None]] = {}
+# (merchant id, created_at) -> (when read, key): the creation time guards against an id
+# that comes back (a rolled-back test transaction on SQLite reuses ids).
+_signing_keys: dict[tuple, tuple[float, tuple[str, str] | None]] = {}
 SIGNING_KEY_CACHE_SECONDS = 30.0
 
 
@@ -129,14 +131,21 @@ def signing_key_for(merchant: Merchant) -> tuple[str, str] | None:
     revoked meanwhile may sign webhooks for that long, which the merchant still verifies
     while it holds the key."""
     now = time.monotonic()
-    cached = _signing_keys.get(merchant.id)
+    ident = (merchant.id, merchant.created_at)
+    cached = _signing_keys.get(ident)
     if cached is not None and now - cached[0] < SIGNING_KEY_CACHE_SECONDS:
         return cached[1]
     found = _newest_key(merchant)
     if len(_signing_keys) > 10000:
         _signing_keys.clear()
-    _signing_keys[merchant.id] = (now, found)
+    _signing_keys[ident] = (now, found)
     return found
+
+
+def _forget_signing_key(merchant_id: int) -> None:
+    for ident in list(_signing_keys):  # a snapshot: worker threads may add meanwhile
+        if ident[0] == merchant_id:
+            _signing_keys.pop(ident, None)
 
 
 def _newest_key(merchant: Merchant) -> tuple[str, str] | None:
