@@ -10,6 +10,7 @@ urlpatterns = [
     path("store/creator", creator.StoreCreatorProfileView.as_view()),
     path("store/creator/packs", creator.StoreCreatorPackListView.as_view()),
     path("store/creator/packs/<id:pack_id>", creator.StoreCreatorPackDetailView.as_view()),
+    path("store/creator/packs/<id:pack_id>/cover", creator.StoreCreatorPackCoverView.as_view()),
     path(
         "store/creator/packs/<id:pack_id>/stickers",
         creator.StoreCreatorStickerAddView.as_view(),

@@ -145,6 +145,32 @@ class StoreCreatorPackDetailView(APIView):
         creators.pack_update(creator=creator, pack_id=pack_id, **_pack_changes(data.validated_data))
         return Response(_pack_data(creator=creator, pack_id=pack_id))
 
+    @extend_schema(operation_id="store_creator_packs_delete", request=None, responses={204: None})
+    def delete(self, request, pack_id: int):
+        creators.pack_delete(creator=creators.creator_of(request.user), pack_id=pack_id)
+        return Response(status=204)
+
+
+class StoreCreatorPackCoverView(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    class StorePackCoverInput(serializers.Serializer):
+        cover = serializers.FileField(help_text="PNG, WebP or GIF; at most 512×512 and 500 KB")
+
+    @extend_schema(
+        operation_id="store_creator_packs_cover",
+        request={"multipart/form-data": StorePackCoverInput},
+        responses=StoreCreatorPackOut,
+    )
+    def put(self, request, pack_id: int):
+        creator = creators.creator_of(request.user)
+        check_rate("store.upload", str(request.user.pk), UPLOAD_RATE)
+        data = self.StorePackCoverInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        cover = check_image(read_upload(data.validated_data["cover"], field="cover"), field="cover")
+        creators.pack_cover_set(creator=creator, pack_id=pack_id, cover=cover)
+        return Response(_pack_data(creator=creator, pack_id=pack_id))
+
 
 class StoreCreatorStickerAddView(APIView):
     parser_classes = [MultiPartParser, FormParser]

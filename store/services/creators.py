@@ -200,3 +200,37 @@ def sticker_thumbnail_make(*, sticker_id: int) -> bool:
     if not updated:  # another run won: keep its file, drop ours
         sticker.thumbnail.storage.delete(name)
     return bool(updated)
+
+
+def pack_cover_set(*, creator: CreatorProfile, pack_id: int, cover: CheckedImage) -> Pack:
+    """Replace a draft's cover (the old file goes after commit)."""
+    with transaction.atomic():
+        pack = _own_pack_for_update(creator=creator, pack_id=pack_id)
+        if pack.status not in EDITABLE:
+            raise Conflict("Only a draft's cover can change.", code="pack_not_editable")
+        old = pack.cover.name
+        pack.cover.save(
+            f"{uuid.uuid4().hex}.{cover.extension}", ContentFile(cover.data), save=False
+        )
+        pack.updated_at = timezone.now()
+        pack.save(update_fields=["cover", "updated_at"])
+        storage = pack.cover.storage
+        if old:
+            transaction.on_commit(lambda: storage.delete(old))
+    return pack
+
+
+def pack_delete(*, creator: CreatorProfile, pack_id: int) -> None:
+    """Delete a pack that was never on sale (draft or rejected) with its files."""
+    with transaction.atomic():
+        pack = _own_pack_for_update(creator=creator, pack_id=pack_id)
+        if pack.status not in EDITABLE or pack.published_at is not None:
+            raise Conflict(
+                "Only a draft that was never published can be deleted.", code="pack_not_editable"
+            )
+        names = [pack.cover.name]
+        for sticker in pack.stickers.all():
+            names += [sticker.image.name, sticker.thumbnail.name]
+        storage = pack.cover.storage
+        pack.delete()
+        transaction.on_commit(lambda: [storage.delete(n) for n in names if n])

@@ -202,3 +202,35 @@ def test_pack_currency_must_be_one_the_wallet_knows(creator_client):
         "/api/v1/store/creator/packs", {"title": "X", "currency": "XYZ"}, format="json"
     )
     assert r.status_code == 400 and "currency" in r.json()["error"]["fields"]
+
+
+def test_cover_replaced_and_draft_deleted_with_its_files(creator_client, settings):
+    import os
+
+    pack = new_pack(creator_client)
+    url = f"/api/v1/store/creator/packs/{pack['id']}"
+    r = creator_client.put(
+        f"{url}/cover", {"cover": upload("c.png", demo_png(color=(5, 5, 5)))}, format="multipart"
+    )
+    assert r.status_code == 200 and r.json()["cover_url"].startswith("/media/stickers/covers/")
+    creator_client.post(
+        f"{url}/stickers", {"image": upload("a.png", demo_png(color=(1, 2, 3)))}, format="multipart"
+    )
+    media = settings.MEDIA_ROOT
+    files = [os.path.join(d, f) for d, _, fs in os.walk(media) for f in fs]
+    assert len(files) == 3  # cover, image, thumbnail
+    assert creator_client.delete(url).status_code == 204
+    assert creator_client.get(url).status_code == 404
+    assert [f for d, _, fs in os.walk(media) for f in fs] == []
+
+
+def test_a_published_pack_cannot_be_deleted(creator_client):
+    pack = new_pack(creator_client)
+    url = f"/api/v1/store/creator/packs/{pack['id']}"
+    creator_client.post(
+        f"{url}/stickers", {"image": upload("a.png", demo_png(color=(1, 2, 3)))}, format="multipart"
+    )
+    creator_client.post(f"{url}/submit")
+    review.pack_approve(pack_id=pack["id"])
+    r = creator_client.delete(url)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "pack_not_editable"
