@@ -26,6 +26,9 @@ LAUNCH_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-dev-shm-usage",
+    # A synthetic microphone, granted without a prompt, for voice messages.
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
 ]
 PHONE_VIEWPORT = {"width": 390, "height": 780}
 

@@ -73,3 +73,15 @@ def test_create_group_invite_by_qr_link_and_chat(people, web_server, screens):
             " return i && i.complete && i.naturalWidth === 120; }"
         )
     screens.shot(cleo.page, "62-group-chat")
+
+    # A voice message from the (synthetic) microphone, recorded as WAV in the page.
+    page.get_by_role("button", name="Attach: stickers, photo, voice, money").click()
+    page.get_by_role("button", name="Voice", exact=True).click()
+    page.get_by_role("button", name="Record").click()
+    expect(page.get_by_role("status").filter(has_text="Recording")).to_be_visible()
+    page.wait_for_timeout(1500)  # record about a second and a half of audio
+    page.get_by_role("button", name="Stop and send").click()
+    voice = cleo.page.locator(".msg.them .bubble.voice")
+    expect(voice).to_be_visible()
+    expect(voice.locator("audio")).to_have_attribute("src", re.compile(r"/media/"))
+    screens.shot(cleo.page, "63-group-voice")

@@ -2,6 +2,7 @@
 import { api, newKey, session, ApiError, hasEndpoint } from "../api.js";
 import { h, clear, dialog, showError, toast, parseMoney, money, pinInput, icon } from "../dom.js";
 import { isMe } from "../people.js";
+import { startWavRecording } from "../wav.js";
 
 export function composerTools({ conversation, send, close }) {
   const tray = h("div", { class: "tray", role: "group", "aria-label": "Send something else" });
@@ -76,32 +77,25 @@ async function showStickers(tray, send, close) {
 }
 
 function recordVoice(send, close) {
-  if (!navigator.mediaDevices?.getUserMedia || !window.MediaRecorder) {
+  if (!navigator.mediaDevices?.getUserMedia || !window.AudioContext) {
     toast("This browser cannot record audio.");
     return;
   }
-  const status = h("p", { class: "muted" }, "Press Record, then Stop to send.");
+  const status = h("p", { class: "muted", role: "status" }, "Press Record, then Stop and send (60 seconds at most).");
   const rec = h("button", { type: "button", class: "primary" }, "Record");
-  const dlg = dialog("Voice message", status, [h("button", { type: "button", onclick: () => dlg.close() }, "Cancel"), rec]);
-  let recorder = null;
+  let recording = null;
+  const dlg = dialog("Voice message", status, [h("button", { type: "button", onclick: () => (recording?.stop(), dlg.close()) }, "Cancel"), rec]);
   rec.addEventListener("click", async () => {
-    if (recorder) {
-      recorder.stop();
+    if (recording) {
+      rec.disabled = true;
+      const { blob } = await recording.stop();
+      dlg.close();
+      close();
+      await uploadAndSend(new File([blob], "voice.wav", { type: "audio/wav" }), "voice", send);
       return;
     }
     try {
-      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-      recorder = new MediaRecorder(stream);
-      const chunks = [];
-      recorder.ondataavailable = (e) => chunks.push(e.data);
-      recorder.onstop = async () => {
-        stream.getTracks().forEach((t) => t.stop());
-        dlg.close();
-        close();
-        const blob = new Blob(chunks, { type: recorder.mimeType || "audio/webm" });
-        await uploadAndSend(new File([blob], "voice.webm", { type: blob.type }), "voice", send);
-      };
-      recorder.start();
+      recording = await startWavRecording();
       rec.textContent = "Stop and send";
       status.textContent = "Recording…";
     } catch (e) {

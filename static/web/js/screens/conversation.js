@@ -93,27 +93,48 @@ export async function render(view, [id], shell) {
       mine ? avatar(session.user?.display_name || "Me", session.user?.avatar_url, "small") : msg.sender_id == null ? avatar(chats.titleOf(conv), conv.avatar_url, "small") : avatar(nameOf(msg.sender_id), null, "small"),
       col,
     );
-    if (mine && msg.seq) bubble.addEventListener("contextmenu", (e) => (e.preventDefault(), messageMenu(msg)));
-    if (mine && msg.seq && msg.kind === "text") bubble.addEventListener("dblclick", () => messageMenu(msg));
+    if (msg.seq) {
+      bubble.addEventListener("contextmenu", (e) => (e.preventDefault(), messageMenu(msg)));
+      if (!["transfer", "red_packet", "offer"].includes(msg.kind)) bubble.addEventListener("dblclick", () => messageMenu(msg));
+    }
     return el;
   }
 
+  // Long-press / right-click / double-click on a message: recall (mine, 2 min), edit (my
+  // text, 24 h), delete for me (any).
   function messageMenu(msg) {
-    const canRecall = Date.now() - new Date(msg.created_at).getTime() < RECALL_WINDOW_MS;
-    const dlg = dialog("Message", h("p", { class: "muted" }, (msg.text || "").slice(0, 120)), [
-      canRecall
-        ? h("button", { type: "button", class: "danger", onclick: async () => {
-            dlg.close();
-            try {
-              await api("DELETE", `/conversations/${id}/messages/${msg.seq}`);
-              applyRecall(msg.seq);
-            } catch (e) {
-              showError(e);
-            }
-          } }, "Recall")
-        : h("span", { class: "muted" }, "Messages can be recalled for 2 minutes."),
-      h("button", { type: "button", onclick: () => dlg.close() }, "Close"),
-    ]);
+    const mine = isMe(msg.sender_id);
+    const age = Date.now() - new Date(msg.created_at).getTime();
+    const act = (fn) => async () => {
+      dlg.close();
+      try {
+        await fn();
+      } catch (e) {
+        showError(e);
+      }
+    };
+    const buttons = [];
+    if (mine && age < RECALL_WINDOW_MS && !["transfer", "red_packet", "offer"].includes(msg.kind)) {
+      buttons.push(h("button", { type: "button", class: "danger", onclick: act(async () => {
+        await api("DELETE", `/conversations/${id}/messages/${msg.seq}`);
+        applyRecall(msg.seq);
+      }) }, "Recall"));
+    }
+    if (mine && msg.kind === "text" && age < 24 * 3600 * 1000) {
+      buttons.push(h("button", { type: "button", onclick: act(async () => {
+        const text = prompt("Edit message", msg.text);
+        if (text === null || !text.trim() || text === msg.text) return;
+        place(await api("PATCH", `/conversations/${id}/messages/${msg.seq}`, { body: { text } }));
+      }) }, "Edit"));
+    }
+    buttons.push(h("button", { type: "button", onclick: act(async () => {
+      await api("DELETE", `/conversations/${id}/messages/${msg.seq}`, { query: { for: "me" } });
+      const got = bySeq.get(msg.seq);
+      if (got) got.el.remove();
+      bySeq.delete(msg.seq);
+    }) }, "Delete for me"));
+    buttons.push(h("button", { type: "button", onclick: () => dlg.close() }, "Close"));
+    const dlg = dialog("Message", h("p", { class: "muted" }, (msg.text || msg.kind).slice(0, 120)), buttons);
   }
 
   function nearBottom() {

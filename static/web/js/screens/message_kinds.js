@@ -57,10 +57,25 @@ export function renderBody(m, { onOpen }) {
     }
     default:
       if (p.card) {
-        return h("div", { class: "bubble card-msg" }, p.card.image_url ? h("img", { src: p.card.image_url, alt: "" }) : null, h("strong", {}, p.card.title), m.text ? h("div", {}, m.text) : null, p.card.link ? h("a", { href: p.card.link, target: "_blank", rel: "noopener noreferrer" }, "Open") : null);
+        // Opening a campaign card's link counts once in the brand's funnel.
+        const click = () => p.campaign_id && api("POST", `/brands/${p.brand_id}/campaigns/${p.campaign_id}/click`).catch(() => {});
+        return h("div", { class: "bubble card-msg" }, p.card.image_url ? h("img", { src: p.card.image_url, alt: "" }) : null, h("strong", {}, p.card.title), m.text ? h("div", {}, m.text) : null, p.card.link ? h("a", { href: p.card.link, target: "_blank", rel: "noopener noreferrer", onclick: click }, "Open") : null);
       }
       if (p.sale) {
-        return h("div", { class: "bubble offer" }, h("span", { class: "offer-tag" }, "Exclusive sale"), h("strong", {}, p.sale.title), h("div", {}, money(p.sale.price_minor, p.sale.currency), " · from ", new Date(p.sale.starts_at).toLocaleString()), m.text ? h("div", {}, m.text) : null);
+        const buy = h("button", { type: "button", class: "primary small" }, `Buy for ${money(p.sale.price_minor, p.sale.currency)}`);
+        const key = newKey(); // one order per person; the key also makes a retried tap safe
+        buy.addEventListener("click", async () => {
+          buy.disabled = true;
+          try {
+            await api("POST", `/brands/${p.brand_id}/sales/${p.sale.id}/orders`, { idem: key });
+            buy.textContent = "Bought";
+            toast(`Bought ${p.sale.title}`);
+          } catch (e) {
+            buy.disabled = false;
+            showError(e);
+          }
+        });
+        return h("div", { class: "bubble offer" }, h("span", { class: "offer-tag" }, "Exclusive sale"), h("strong", {}, p.sale.title), h("div", {}, money(p.sale.price_minor, p.sale.currency), " · from ", new Date(p.sale.starts_at).toLocaleString()), m.text ? h("div", {}, m.text) : null, h("div", { class: "actions" }, buy));
       }
       return h("div", { class: "bubble" }, m.text || "");
   }
