@@ -63,6 +63,16 @@ def test_two_people_chat_live(people, web_server, screens):
     expect(ana.page.get_by_text("Ben Okafor recalled a message")).to_be_visible()
     expect(bubble(ana.page, "oops, wrong chat")).to_have_count(0)
 
+    # Search the chat; a hit jumps to its message.
+    ben.page.get_by_role("button", name="Search this chat").click()
+    ben.page.get_by_label("Search text").fill("lunch")
+    ben.page.locator("dialog").get_by_role("button", name="Search").click()
+    hit = ben.page.locator(".search-results .item", has_text="noon")
+    expect(hit.locator("mark")).to_have_text(re.compile("lunch", re.I))
+    screens.shot(ben.page, "24-search")
+    hit.click()
+    expect(ben.page.locator(".msg.flash")).to_contain_text("Lunch at noon?")
+
     # Ana's connection drops; Ben writes meanwhile; when it is back the client syncs and
     # shows each message exactly once.
     ana.context.set_offline(True)

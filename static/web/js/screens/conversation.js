@@ -34,7 +34,7 @@ export async function render(view, [id], shell) {
   }
   if (isGroup) await learnMembers();
   shell.setTitle(chats.titleOf(conv), { back: true });
-  const searchBtn = h("button", { type: "button", "aria-label": "Search this chat", title: "Search", hidden: true, onclick: () => openSearch(id) }, icon("search"));
+  const searchBtn = h("button", { type: "button", "aria-label": "Search this chat", title: "Search", hidden: true, onclick: () => openSearch(id, jumpTo) }, icon("search"));
   shell.setActions(searchBtn, h("a", { href: `#/c/${id}/info`, "aria-label": "Chat info", title: "Chat info" }, icon("more")));
   // Message search is its own feature; offer it where the server has it.
   hasEndpoint("/search/messages?q=a").then((ok) => (searchBtn.hidden = !ok));
@@ -232,6 +232,16 @@ export async function render(view, [id], shell) {
     api("POST", `/conversations/${id}/read`, { body: { seq: newestSeq } }).catch(() => {});
   }
 
+  // Show one message (a search hit): page back until it is loaded, then flash it.
+  async function jumpTo(seq) {
+    for (let i = 0; i < 50 && !bySeq.has(seq) && !reachedStart; i++) await loadOlder();
+    const got = bySeq.get(seq);
+    if (!got) return toast("That message is no longer here.");
+    got.el.scrollIntoView({ block: "center" });
+    got.el.classList.add("flash");
+    setTimeout(() => got.el.classList.remove("flash"), 2000);
+  }
+
   // First page: newest messages, then scroll to the bottom.
   await loadOlder();
   toBottom();
@@ -390,7 +400,25 @@ export async function render(view, [id], shell) {
   return () => cleanups.forEach((fn) => fn());
 }
 
-async function openSearch(conversationId) {
+// The server's snippet is HTML-escaped text with <mark>…</mark> around matches. It is
+// turned into text nodes and <mark> elements here, never parsed as HTML.
+const ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#x27;": "'", "&#39;": "'" };
+export function snippetNodes(snippet) {
+  const parts = String(snippet || "").split(/(<mark>|<\/mark>)/);
+  const out = [];
+  let marked = false;
+  for (const part of parts) {
+    if (part === "<mark>") marked = true;
+    else if (part === "</mark>") marked = false;
+    else if (part) {
+      const text = part.replace(/&(amp|lt|gt|quot|#x27|#39);/g, (m) => ENTITIES[m]);
+      out.push(marked ? h("mark", {}, text) : text);
+    }
+  }
+  return out;
+}
+
+function openSearch(conversationId, jump) {
   const q = h("input", { type: "search", name: "q", placeholder: "Search this chat", "aria-label": "Search text" });
   const out = h("ul", { class: "list search-results", "aria-label": "Results" });
   const form = h("form", { class: "row" }, h("div", { class: "grow" }, q), h("button", { type: "submit", class: "primary" }, "Search"));
@@ -399,13 +427,12 @@ async function openSearch(conversationId) {
     try {
       const r = await api("GET", "/search/messages", { query: { q: q.value, conversation_id: conversationId } });
       const rows = r.results || [];
-      clear(out, rows.length ? rows.map((m) => {
-        const msg = m.message || m;
-        return h("li", { class: "item" }, h("span", { class: "body" }, h("span", { class: "top" }, h("span", { class: "name" }, nameOf(msg.sender_id)), h("span", { class: "time" }, timeShort(msg.created_at))), h("span", { class: "preview" }, msg.text || m.snippet || "")));
+      clear(out, rows.length ? rows.map((hit) => {
+        const msg = hit.message || hit;
+        return h("li", {}, h("button", { type: "button", class: "item", onclick: () => (dlg.close(), jump(hit.seq ?? msg.seq)) }, h("span", { class: "body" }, h("span", { class: "top" }, h("span", { class: "name" }, nameOf(msg.sender_id)), h("span", { class: "time" }, timeShort(msg.created_at))), h("span", { class: "preview" }, hit.snippet ? snippetNodes(hit.snippet) : msg.text))));
       }) : h("li", { class: "empty" }, "No messages match."));
     } catch (err) {
-      if (err.code === "endpoint_not_found") toast("Search is not available on this server yet.");
-      else showError(err);
+      showError(err);
     }
   });
   const dlg = dialog("Search", h("div", {}, form, out), [h("button", { type: "button", onclick: () => dlg.close() }, "Close")]);
