@@ -57,9 +57,12 @@ def chromium():
     if not os.path.exists(CHROMIUM):
         pytest.skip(NO_BROWSER)
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:  # pragma: no cover - it is a dev dependency
         pytest.skip("BROWSER TESTS SKIPPED: the playwright package is not installed")
+    # The machine running the suite may be busy (two cores, several test processes):
+    # wait up to 15 s for what a person would see, instead of Playwright's 5 s.
+    expect.set_options(timeout=15_000)
     pw = sync_playwright().start()
     browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
     yield browser

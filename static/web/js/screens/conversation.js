@@ -242,11 +242,7 @@ export async function render(view, [id], shell) {
     setTimeout(() => got.el.classList.remove("flash"), 2000);
   }
 
-  // First page: newest messages, then scroll to the bottom.
-  await loadOlder();
-  toBottom();
   chats.setOpen(id);
-  markRead();
   cleanups.push(() => chats.setOpen(null));
 
   list.addEventListener("scroll", () => {
@@ -397,6 +393,11 @@ export async function render(view, [id], shell) {
     clear(trayBox, composerTools({ conversation: conv, send, close: () => (clear(trayBox), toolsBtn.setAttribute("aria-expanded", "false")) }));
   });
 
+  // Everything above is wired before the first await, so a person can type (and live
+  // events land) while the history loads. First page: the newest messages.
+  await loadOlder();
+  toBottom();
+  markRead();
   return () => cleanups.forEach((fn) => fn());
 }
 
