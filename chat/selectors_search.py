@@ -6,8 +6,10 @@ caller hid are left out), then asks the shape's index:
 
 - PostgreSQL, words: `search_doc @@ websearch_to_tsquery('simple', q)` over the
   (conversation_id, search_doc) GIN index, ranked with ts_rank, snippets by ts_headline.
-- PostgreSQL, text without spaces (Chinese, Japanese, Thai, …): `text ILIKE %term%` for
-  each term, answered by the pg_trgm GIN index, ranked by trigram similarity.
+- PostgreSQL, text without spaces (Chinese, Japanese, Thai, …): every character and
+  every pair of neighbouring characters of such runs is an extra lexeme of search_doc, so
+  `开会` is an indexed AND of pairs, rechecked with `ILIKE %开会%`; characters outside
+  the indexed ranges fall back to ILIKE over the pg_trgm GIN index.
 - SQLite: the FTS5 trigram table (terms of 3+ characters), LIKE for shorter terms,
   ranked by bm25.
 
@@ -50,6 +52,12 @@ _NO_SPACE_SCRIPTS = re.compile(
     "\U00020000-\U0002ffff]"
 )
 _TERM = re.compile(r'-?"[^"]*"|\S+')
+# The runs whose characters and character pairs PostgreSQL indexes as extra lexemes
+# (migration search_cjk_bigrams; BMP only, same ranges).
+_GRAM_RUN = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf"
+    "\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+"
+)
 
 
 @dataclass(frozen=True)
@@ -246,6 +254,39 @@ def _search_postgres(*, parsed, user_id, cids, joined, sender_id, before, after,
             limit,
             options,
         ]
+    elif (grams := _gram_tsquery(parsed.include)) is not None:
+        # Characters and pairs are lexemes in search_doc: the GIN index finds candidates,
+        # ILIKE keeps only exact substrings.
+        likes = "".join(" AND m.text ILIKE %s" for _ in parsed.include)
+        likes += "".join(" AND m.text NOT ILIKE %s" for _ in parsed.exclude)
+        like_params = [_like_pattern(t) for t in parsed.include + parsed.exclude]
+        sql = f"""
+            {scope},
+            q AS (SELECT to_tsquery('simple', %s) AS q),
+            cand AS (
+                SELECT m.id, m.search_doc FROM chat_message m
+                JOIN c ON c.cid = m.conversation_id CROSS JOIN q
+                WHERE m.search_doc @@ q.q AND m.seq > c.joined {likes} {_VISIBLE} {extra}
+                ORDER BY m.id DESC LIMIT %s
+            ),
+            h AS (
+                SELECT cand.id, ts_rank(cand.search_doc, q.q)::float8 AS rank
+                FROM cand CROSS JOIN q
+            )
+            SELECT h.id, h.rank, NULL FROM h {page}
+            ORDER BY h.rank DESC, h.id DESC LIMIT %s
+        """  # noqa: S608 (constant SQL fragments; values are parameters)
+        params = [
+            cids,
+            joined,
+            grams,
+            *like_params,
+            user_id,
+            *extra_params,
+            cap,
+            *page_params,
+            limit,
+        ]
     else:
         likes = " ".join("AND m.text ILIKE %s" for _ in parsed.include)
         likes += " ".join(" AND m.text NOT ILIKE %s" for _ in parsed.exclude)
@@ -275,6 +316,18 @@ def _search_postgres(*, parsed, user_id, cids, joined, sender_id, before, after,
     with connection.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall()
+
+
+def _gram_tsquery(terms: list[str]) -> str | None:
+    """`开会讨论` → `'开会' & '会讨' & '讨论'`: every pair of neighbouring characters
+    (a lone character stands for itself). None when no term has such a run."""
+    grams: list[str] = []
+    for term in terms:
+        for run in _GRAM_RUN.findall(term):
+            grams += [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
+    if not grams:
+        return None
+    return " & ".join("'" + g.replace("'", "''") + "'" for g in dict.fromkeys(grams))
 
 
 def _fts5_phrase(term: str) -> str:

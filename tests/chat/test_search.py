@@ -229,3 +229,20 @@ def test_search_is_rate_limited(alice, settings):
 
 def test_needs_a_token(api):
     assert api.get("/api/v1/search/messages", {"q": "x"}).status_code == 401
+
+
+def test_chinese_matches_the_exact_substring_only(alice, bob):
+    conv = direct(alice, bob)
+    say(alice, conv, "明天下午开会")
+    say(alice, conv, "开车去会场")  # both characters, not next to each other
+    say(alice, conv, "会议改到周五")
+    client = client_for(bob)
+    assert texts(search(client, "开会")) == ["明天下午开会"]
+    assert sorted(texts(search(client, "会"))) == sorted(
+        ["明天下午开会", "开车去会场", "会议改到周五"]
+    )
+    assert texts(search(client, "会议 周五")) == ["会议改到周五"]
+    assert texts(search(client, "会 -开车")) in (
+        ["会议改到周五", "明天下午开会"],
+        ["明天下午开会", "会议改到周五"],
+    )
