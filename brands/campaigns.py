@@ -409,7 +409,11 @@ def _capped(brand: Brand, user_ids: list[int], now: dt.datetime) -> set[int]:
     per_brand = _setting("BRANDS_CAP_PER_BRAND", 4)
     per_brand_days = _setting("BRANDS_CAP_PER_BRAND_DAYS", 30)
     per_day = _setting("BRANDS_CAP_ALL_BRANDS_PER_DAY", 1)
-    sent = Delivery.objects.filter(user_id__in=user_ids, status=Delivery.Status.SENT)
+    # The batch is a run of ascending user ids: filter by its id range (two parameters,
+    # not thousands) and keep only the batch's people afterwards.
+    sent = Delivery.objects.filter(
+        user_id__gte=min(user_ids), user_id__lte=max(user_ids), status=Delivery.Status.SENT
+    )
     over_brand = (
         sent.filter(brand=brand, created_at__gte=now - dt.timedelta(days=per_brand_days))
         .values("user_id")
@@ -424,7 +428,8 @@ def _capped(brand: Brand, user_ids: list[int], now: dt.datetime) -> set[int]:
         .filter(n__gte=per_day)
         .values_list("user_id", flat=True)
     )
-    return set(over_brand) | set(over_day)
+    wanted = set(user_ids)
+    return (set(over_brand) | set(over_day)) & wanted
 
 
 def _open_conversations(brand: Brand, user_ids: list[int]) -> dict[int, int]:

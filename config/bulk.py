@@ -95,7 +95,22 @@ def insert_rows(
         else _pg_value(f, f.get_default())
         for f in others
     ]
-    with connection.cursor() as cur:
-        # Parameters in text order: the SELECT list's defaults, then unnest's arrays.
-        cur.execute(sql, [*defaults, *arrays])
-        return list(cur.fetchall()) if returning else []
+    return _execute_bound(sql, [*defaults, *arrays], fetch=bool(returning))
+
+
+def _execute_bound(sql: str, params: list, *, fetch: bool) -> list[tuple]:
+    """Run on this connection (same transaction) with SERVER-side parameter binding:
+    Django's psycopg cursors bind client-side, which quotes every array element into the
+    SQL text — seconds per batch for arrays of thousands."""
+    import psycopg
+
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cur:
+        cur.execute(sql, params)
+        return list(cur.fetchall()) if fetch else []
+
+
+def execute_bound(sql: str, params: list, *, fetch: bool = True) -> list[tuple]:
+    """Public form of the server-side-bound execute, for PostgreSQL-only bulk statements
+    (e.g. `UPDATE … WHERE id = ANY(%s) RETURNING …`)."""
+    return _execute_bound(sql, params, fetch=fetch)

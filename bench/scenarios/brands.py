@@ -409,8 +409,8 @@ def run(quick: bool) -> str:
     from tests.load.servers import start_servers
 
     people = 50_000 if quick else 1_000_000
-    attempts = 15_000 if quick else 150_000
-    stock = 10_000 if quick else 100_000
+    attempts = 6_000 if quick else 150_000
+    stock = 4_000 if quick else 100_000
     batch = 5000
     servers = start_servers(0)  # a fresh migrated database, no server processes
     try:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.bulk import insert_rows
+from config.bulk import execute_bound, insert_rows
 
 from ..models import ChatEvent, Conversation, Membership, Message
 from . import stream
@@ -62,25 +62,33 @@ def deliver_bulk(
     table = Conversation._meta.db_table
     counters: dict[int, tuple[int, int]] = {}
     # Table name from the model, values as parameters.
-    lock_sql = (
-        f"SELECT id FROM {table} WHERE id IN ({{}}) AND kind = 'brand' ORDER BY id FOR UPDATE"  # noqa: S608
-    )
-    bump_sql = (
-        f"UPDATE {table} SET last_seq = last_seq + 1, last_event_seq = last_event_seq + 1,"  # noqa: S608
-        " last_message_at = %s WHERE id IN ({}) AND kind = 'brand'"
-        " RETURNING id, last_seq, last_event_seq"
-    )
-    with connection.cursor() as cur:
-        for chunk_start in range(0, len(ids), 5000):
-            chunk = ids[chunk_start : chunk_start + 5000]
-            marks = ",".join(["%s"] * len(chunk))
-            if connection.features.has_select_for_update:
-                # Lock in id order first: two batches touching the same conversations
-                # (two campaigns of one brand) queue instead of deadlocking.
-                cur.execute(lock_sql.format(marks), chunk)
-            cur.execute(bump_sql.format(marks), [now, *chunk])
-            for conv_id, seq, event_seq in cur.fetchall():
-                counters[conv_id] = (seq, event_seq)
+    if connection.vendor == "postgresql":
+        # One array parameter, bound server-side: no per-id placeholders to quote.
+        execute_bound(
+            f"SELECT id FROM {table} WHERE id = ANY(%s) AND kind = 'brand' ORDER BY id FOR UPDATE",  # noqa: S608
+            [ids],
+            fetch=False,
+        )
+        rows = execute_bound(
+            f"UPDATE {table} SET last_seq = last_seq + 1, last_event_seq = last_event_seq + 1,"  # noqa: S608
+            " last_message_at = %s WHERE id = ANY(%s) AND kind = 'brand'"
+            " RETURNING id, last_seq, last_event_seq",
+            [now, ids],
+        )
+        for conv_id, seq, event_seq in rows:
+            counters[conv_id] = (seq, event_seq)
+    else:
+        bump_sql = (
+            f"UPDATE {table} SET last_seq = last_seq + 1, last_event_seq = last_event_seq + 1,"  # noqa: S608
+            " last_message_at = %s WHERE id IN ({}) AND kind = 'brand'"
+            " RETURNING id, last_seq, last_event_seq"
+        )
+        with connection.cursor() as cur:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                cur.execute(bump_sql.format(",".join(["%s"] * len(chunk))), [now, *chunk])
+                for conv_id, seq, event_seq in cur.fetchall():
+                    counters[conv_id] = (seq, event_seq)
     if len(counters) != len(ids):
         raise ValueError("not every conversation is a brand conversation")
     # Two INSERTs for the whole batch (config.bulk: unnest arrays on PostgreSQL).
