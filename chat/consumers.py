@@ -214,7 +214,14 @@ class PlazaConsumer(AsyncWebsocketConsumer):
                 code="kind_not_allowed",
                 fields={"kind": ["Not a client kind."]},
             )
-        message = await db(_send)(self.user_id, conversation_id, frame, self.channel_name)
+        deliveries: list = []
+        message = await db(_send)(self.user_id, conversation_id, frame, deliveries)
+        # Committed: publish from this loop (no hop to a background loop and back).
+        for user_ids, event in deliveries:
+            try:
+                await apublish(user_ids, event, skip_channel=self.channel_name)
+            except Exception:  # best effort, like every push: sync is the source of truth
+                log.exception("publishing message.new failed")
         await self.send_event(
             {
                 "type": "message.ack",
@@ -291,7 +298,7 @@ def _on_disconnect(user_id: int) -> tuple[bool, list[int], str | None]:
     return True, presence_audience(user_id), last_seen_record(user_id=user_id)
 
 
-def _send(user_id: int, conversation_id: int, frame: dict, channel: str):
+def _send(user_id: int, conversation_id: int, frame: dict, deliveries: list):
     check_send_rate(user_id)
     return message_services.message_send(
         sender=user_id,
@@ -302,7 +309,7 @@ def _send(user_id: int, conversation_id: int, frame: dict, channel: str):
         payload=frame.get("payload"),
         reply_to_seq=frame.get("reply_to_seq"),
         mentions=frame.get("mentions"),
-        skip_channel=channel,
+        deliveries=deliveries,
     )
 
 

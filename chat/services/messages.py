@@ -170,6 +170,7 @@ def message_send(
     reply_to_seq: int | None = None,
     mentions: list[int] | None = None,
     skip_channel: str | None = None,
+    deliveries: list | None = None,
 ) -> Message:
     """Store a message and deliver it. A retry with the same `client_id` returns the first
     message; the same `client_id` with other content is 409 `client_id_reused`.
@@ -177,6 +178,9 @@ def message_send(
     `sender` is a user, a user id, or None for system messages. Service kinds (transfer,
     red_packet, offer, system) are accepted here; the edges refuse them from clients.
     `skip_channel` is the sending socket (it gets `message.ack` instead of the echo).
+    `deliveries`: an async caller (the WebSocket edge) passes a list and publishes the
+    `(user_ids, frame)` appended to it after commit on its own event loop, saving a hop to
+    the background publishing loop.
     """
     sender_id = getattr(sender, "pk", sender)
     if not isinstance(kind, str) or kind not in ALL_KINDS:
@@ -231,7 +235,11 @@ def message_send(
                     conversation_id=conversation_id, user_id=sender_id
                 ).update(last_read_seq=seq, last_delivered_seq=seq)
             frame = stream.render_event(event)
-            stream.publish([m[0] for m in members], frame, skip_channel=skip_channel)
+            recipients = [m[0] for m in members]
+            if deliveries is None:
+                stream.publish(recipients, frame, skip_channel=skip_channel)
+            else:
+                transaction.on_commit(lambda: deliveries.append((recipients, frame)))
             _notify_offline_on_commit(message, members, sender_id)
     except IntegrityError:
         if not client_id:
