@@ -508,11 +508,14 @@ def campaign_run_to_end(
 # --- clicks ----------------------------------------------------------------------------------
 
 
-def campaign_click(*, campaign_id: int, user) -> None:
+def campaign_click(*, campaign_id: int, user, brand_id: int | None = None) -> None:
     """The person opened the campaign's link or card (first click counts)."""
-    d = Delivery.objects.filter(
+    deliveries = Delivery.objects.filter(
         campaign_id=campaign_id, user=user, status=Delivery.Status.SENT
-    ).first()
+    )
+    if brand_id is not None:
+        deliveries = deliveries.filter(brand_id=brand_id)
+    d = deliveries.first()
     if d is None:
         raise NotFound("No such campaign message.", code="campaign_not_found")
     if d.clicked_at is None:
