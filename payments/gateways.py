@@ -40,7 +40,8 @@ class GatewayError(DomainError):
 
 
 class TopupsUnavailable(DomainError):
-    status = 503
+    # 422, not 503: a server without a card gateway says "not here", it is not failing.
+    status = 422
     code = "topups_unavailable"
     message = "Top-ups are not configured on this server."
 

@@ -93,7 +93,9 @@ class WalletEntriesView(APIView):
         limit = parse_limit(request.query_params.get("limit"))
         cursor = decode_cursor(request.query_params.get("cursor"))
         before = cursor.get("before") if cursor else None
-        if before is not None and (isinstance(before, bool) or not isinstance(before, int)):
+        if before is not None and (
+            isinstance(before, bool) or not isinstance(before, int) or not 0 < before < 2**63
+        ):
             raise InvalidInput("The cursor is not valid.", code="invalid_cursor")
         rows = list(
             wallet_statement(

@@ -216,13 +216,13 @@ def test_sandbox_gateway_completes_topups_offline(user, settings):
     assert TopUp.objects.get(user=user).status == "succeeded"
 
 
-def test_no_gateway_configured_is_503(user, settings):
+def test_no_gateway_configured_is_refused(user, settings):
     settings.STRIPE_SECRET_KEY = ""
     settings.PAYMENTS_SANDBOX_GATEWAY = False
     r = client_for(user).post(
         "/api/v1/wallet/topups", {"amount": 800, "currency": "USD"}, format="json"
     )
-    assert r.status_code == 503 and r.json()["error"]["code"] == "topups_unavailable"
+    assert r.status_code == 422 and r.json()["error"]["code"] == "topups_unavailable"
 
 
 @postgres_only
