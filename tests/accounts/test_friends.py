@@ -6,7 +6,7 @@ import pytest
 
 from accounts import friends, selectors
 from accounts.models import Contact, FriendRequest
-from tests.conftest import client_for
+from tests.conftest import client_for, postgres_only
 
 pytestmark = pytest.mark.django_db
 
@@ -233,3 +233,48 @@ def test_graph_is_exported_and_erased(user, other_user, make_user):
     privacy.account_erase(user=user)
     assert not selectors.are_contacts(user_id=other_user.pk, other_id=user.pk)
     assert not selectors.is_blocked_between(user_id=user.pk, other_id=third.pk)
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_crossing_and_duplicate_requests_race_cleanly(make_user):
+    """Real threads: for each pair, A→B twice and B→A once at the same moment. Every pair
+    ends as contacts (two rows), nothing stays pending, and every answer is a request or
+    409 already_contacts, never an error."""
+    import threading
+
+    from config.errors import Conflict
+
+    from django.db import connection
+
+    pairs = [(make_user(f"a{i}"), make_user(f"b{i}")) for i in range(15)]
+    jobs = [(a, b) for a, b in pairs] * 2 + [(b, a) for a, b in pairs]
+    barrier = threading.Barrier(len(jobs), timeout=60)
+    errors: list[str] = []
+    gate = threading.BoundedSemaphore(12)  # stay inside the connection pool
+
+    def send(frm, to):
+        try:
+            barrier.wait()
+            with gate:
+                try:
+                    friends.friend_request_send(from_user=frm, to_user_id=to.pk)
+                finally:
+                    connection.close()
+        except Conflict as exc:
+            # A send that lands after the pair became contacts: a clear 409, not an error.
+            if exc.code != "already_contacts":
+                errors.append(f"Conflict: {exc.code}")
+        except Exception as exc:  # pragma: no cover - would be a 500
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=send, args=job) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    for a, b in pairs:
+        assert selectors.are_contacts(user_id=a.pk, other_id=b.pk)
+        assert Contact.objects.filter(owner__in=[a, b], other__in=[a, b]).count() == 2
+    assert not FriendRequest.objects.filter(status="pending").exists()
