@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -89,6 +91,10 @@ def check_notify_url(url: str) -> str:
     allowed = ("https",) if settings.MERCHANT_WEBHOOK_REQUIRE_HTTPS else ("https", "http")
     if parts.scheme not in allowed:
         raise _bad_url(f"notify_url must use {' or '.join(allowed)}.")
+    try:
+        URLValidator(schemes=list(allowed))(url)
+    except ValidationError:
+        raise _bad_url("notify_url is not a valid URL.")
     if not host or parts.username or parts.password:
         raise _bad_url("notify_url needs a host and no user name or password.")
     if not settings.MERCHANT_WEBHOOK_ALLOW_PRIVATE:
@@ -231,7 +237,7 @@ def webhook_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> str 
             status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
-        except httpx.HTTPError as e:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as e:  # InvalidURL is no HTTPError
             error = f"{type(e).__name__}: {e}"[:300]
     duration_ms = int((time.monotonic() - started) * 1000)
     finished = now  # attempts are timed from when they were due (tests pass a clock)

@@ -75,6 +75,9 @@ def test_bad_input_is_a_400_never_a_500(shop):
         {"qr_format": "pdf"},
         {"notify_url": "ftp://example.com/hook"},
         {"notify_url": "not a url"},
+        {"notify_url": "http://ex ample.com/hook"},
+        {"notify_url": "http://exa\u00a0mple.com/hook"},
+        {"notify_url": "http://[::1/hook"},
     ):
         r = create_order(client, out_trade_no=bad.pop("out_trade_no", "B-1"), **bad)
         assert r.status_code == 400, (bad, r.content)
