@@ -243,9 +243,9 @@ def test_crossing_and_duplicate_requests_race_cleanly(make_user):
     409 already_contacts, never an error."""
     import threading
 
-    from config.errors import Conflict
-
     from django.db import connection
+
+    from config.errors import Conflict
 
     pairs = [(make_user(f"a{i}"), make_user(f"b{i}")) for i in range(15)]
     jobs = [(a, b) for a, b in pairs] * 2 + [(b, a) for a, b in pairs]
