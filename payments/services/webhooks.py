@@ -154,7 +154,15 @@ def webhook_enqueue(*, order: Order, event: str) -> WebhookDelivery | None:
 def _send_after_commit(delivery_id: int) -> None:
     from ..merchant_tasks import webhook_deliver
 
-    transaction.on_commit(lambda: webhook_deliver.delay(delivery_id))
+    def send() -> None:
+        # Past commit nothing may fail the request: if the broker is down, the delivery
+        # row is already due and the beat job's sweep sends it.
+        try:
+            webhook_deliver.delay(delivery_id)
+        except Exception:
+            log.exception("could not enqueue webhook delivery %s; the sweep will", delivery_id)
+
+    transaction.on_commit(send)
 
 
 def webhook_resend(*, merchant: Merchant, order_id: int, delivery_id: int) -> WebhookDelivery:
