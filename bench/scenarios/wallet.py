@@ -27,6 +27,7 @@ from bench.stats import pct, table
 from tests.load.servers import start_servers
 
 PEOPLE = 60  # wallets in play (REST)
+ERRORS: list[str] = []  # the first few exceptions a service-layer run saw
 
 
 # --- service layer --------------------------------------------------------------------
@@ -62,9 +63,12 @@ def _threads(fn, *, threads: int, seconds: float) -> tuple[int, list[float], int
                 try:
                     fn(rng)
                     counts[i] += 1
-                except Exception:
+                except Exception as exc:
                     errors[0] += 1
+                    if len(ERRORS) < 5:
+                        ERRORS.append(repr(exc)[:300])
                 mine.append(time.perf_counter() - t0)
+                connection.close()  # back to the pool after each use case, as a request
         finally:
             with lock:
                 latencies.extend(mine)
@@ -110,6 +114,78 @@ def _service_rows(seconds: float, threads: int) -> list[list]:
     finally:
         settings.LEDGER_HOT_ACCOUNT_SHARDS = original
     return rows
+
+
+def _people(n: int):
+    """`n` funded people with PIN-free limits, contacts on a ring: (users, pairs)."""
+    from django.conf import settings
+
+    from accounts.friends import friend_request_send
+    from accounts.models import User
+    from payments.services.funding import operator_credit
+    from payments.services.pin import pin_free_limit_set, pin_set
+
+    settings.PAYMENTS_PIN_ARGON2_MEMORY_KIB = 1024  # seeding only; PIN-free below
+    settings.PAYMENTS_TRANSFER_DAILY_LIMITS = {1: 10**12}
+    base = random.randrange(10**6)
+    users = [User.objects.create_user(phone=f"+1416{(base + i) % 10**7:07d}") for i in range(n)]
+    pairs = [(users[i], users[(i + k) % n]) for i in range(n) for k in (1, 2)]
+    for a, b in pairs:
+        friend_request_send(from_user=a, to_user=b)
+        friend_request_send(from_user=b, to_user=a)
+    for u in users:
+        operator_credit(user_id=u.pk, amount=10_000, currency="USD")
+        pin_set(user=u, pin="123456")
+        pin_free_limit_set(user=u, limit=5000)
+    return users, pairs
+
+
+def _soak_row(seconds: float) -> list:
+    """The issue's proof at full length: 32 threads of random transfers (accepted or
+    returned) among 20 wallets; then totals must be conserved and ledger_check clean."""
+    from config.errors import DomainError
+    from payments.ledger import ledger_check
+    from payments.models import Account
+    from payments.services.transfers import transfer_accept, transfer_create, transfer_return
+
+    users, pairs = _people(20)
+    ids = [u.pk for u in users]
+
+    def total() -> int:
+        rows = Account.objects.filter(owner_id__in=ids, kind="user_wallet")
+        return sum(rows.values_list("balance", flat=True))
+
+    before = total()
+
+    def one(rng):
+        a, b = rng.choice(pairs)
+        if rng.random() < 0.5:
+            a, b = b, a
+        try:
+            t = transfer_create(
+                sender=a, to_user_id=b.pk, amount=rng.randint(1, 3000), currency="USD", pin=None
+            )
+        except DomainError as exc:
+            if exc.code != "insufficient_funds":
+                raise
+            return
+        if rng.random() < 0.8:
+            transfer_accept(user=b, transfer_id=t.pk)
+        else:
+            transfer_return(user=b, transfer_id=t.pk)
+
+    rate, lat, errors = _threads(one, threads=32, seconds=seconds)
+    conserved = total() == before
+    problems = ledger_check()
+    return [
+        f"soak: 32 threads x {seconds:.0f} s, 20 wallets (create + accept/return)",
+        32,
+        rate,
+        pct(lat, 50) * 1000,
+        pct(lat, 99) * 1000,
+        f"{errors} (conserved: {'yes' if conserved else 'NO'}, ledger_check: "
+        f"{'clean' if not problems else len(problems)})",
+    ]
 
 
 def _service_usecase_row(seconds: float, threads: int) -> list:
@@ -298,6 +374,7 @@ def run(quick: bool) -> str:
     threads = 8
     service = _service_rows(seconds, threads)
     service.append(_service_usecase_row(seconds, threads))
+    service.append(_soak_row(5.0 if quick else 20.0))
     connection.close()
     rest, half = _rest_rows(seconds, 16)
     headers = ["operation", "threads", "entries or transfers/s", "p50 ms", "p99 ms", "errors"]

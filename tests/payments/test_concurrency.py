@@ -63,6 +63,9 @@ def test_32_threads_of_random_transfers_among_20_wallets(make_user, settings):
                     transfer_return(user=b, transfer_id=t.pk)
                 with lock:
                     done["transfers"] += 1
+                # Hand the connection back to the pool after each use case, as a request
+                # does: 32 threads then really share the pool's connections (16).
+                connection.close()
         except BaseException as exc:  # any deadlock or 500 that reached the caller
             errors.append(exc)
         finally:
