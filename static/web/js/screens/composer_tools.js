@@ -4,7 +4,7 @@ import { h, clear, dialog, showError, toast, parseMoney, money, pinInput, icon }
 import { isMe } from "../people.js";
 import { startWavRecording } from "../wav.js";
 
-export function composerTools({ conversation, send, close }) {
+export function composerTools({ conversation, send, close, shown }) {
   const tray = h("div", { class: "tray", role: "group", "aria-label": "Send something else" });
   const tool = (glyph, label, fn) =>
     h("button", { type: "button", onclick: fn }, icon(glyph), label);
@@ -25,10 +25,10 @@ export function composerTools({ conversation, send, close }) {
   );
   // Money tools appear when this server has them (red packets are their own feature).
   if (conversation.kind === "direct") {
-    hasEndpoint("/transfers/0").then((ok) => ok && tray.append(tool("transfer", "Transfer", () => (close(), transferDialog(conversation)))));
+    hasEndpoint("/transfers/0").then((ok) => ok && tray.append(tool("transfer", "Transfer", () => (close(), transferDialog(conversation, undefined, shown)))));
   }
   if (conversation.kind === "group" || conversation.kind === "direct") {
-    hasEndpoint("/red-packets/0").then((ok) => ok && tray.append(tool("packet", "Red packet", () => (close(), redPacketDialog(conversation)))));
+    hasEndpoint("/red-packets/0").then((ok) => ok && tray.append(tool("packet", "Red packet", () => (close(), redPacketDialog(conversation, shown)))));
   }
   return tray;
 }
@@ -140,7 +140,7 @@ function moneyForm(fields, submitLabel, onSubmit) {
   return form;
 }
 
-export async function transferDialog(conversation, toUserId) {
+export async function transferDialog(conversation, toUserId, shown) {
   const { list } = await currencies();
   const peer = toUserId ?? (conversation.members || []).map((m) => m.user?.id ?? m.user_id ?? m.id).find((uid) => !isMe(uid)) ?? conversation.peer?.id;
   const amount = h("input", { name: "amount", inputmode: "decimal", required: true, placeholder: "0.00", "aria-label": "Amount" });
@@ -157,7 +157,8 @@ export async function transferDialog(conversation, toUserId) {
       const body = { to_user_id: peer, amount: minor, currency: cur.value, pin: pin.value, note: note.value };
       if (conversation) body.conversation_id = conversation.id;
       await api("POST", "/transfers", { body, idem: key });
-      toast(`Sent ${money(minor, cur.value)}`);
+      toast(`Sent ${money(minor, cur.value)} — it waits for them to accept`);
+      shown && shown();
       dlg.close();
     },
   );
@@ -165,7 +166,7 @@ export async function transferDialog(conversation, toUserId) {
   amount.focus();
 }
 
-export async function redPacketDialog(conversation) {
+export async function redPacketDialog(conversation, shown) {
   const { list } = await currencies();
   const total = h("input", { name: "total", inputmode: "decimal", required: true, placeholder: "Total, e.g. 8.88", "aria-label": "Total amount" });
   const cur = currencySelect(list);
@@ -186,12 +187,13 @@ export async function redPacketDialog(conversation) {
     async (key) => {
       const minor = parseMoney(total.value, cur.value);
       if (!minor) throw new Error("Enter a total, like 8.88.");
-      await api("POST", `/conversations/${conversation.id}/red-packets`, {
+      const r = await api("POST", `/conversations/${conversation.id}/red-packets`, {
         body: { total: minor, currency: cur.value, count: Number(count.value), split: split.value, greeting: greeting.value, pin: pin.value },
         idem: key,
       });
       toast("Red packet sent");
       dlg.close();
+      shown && shown(r.message);
     },
   );
   dlg = dialog("Red packet", form, [h("button", { type: "button", onclick: () => dlg.close() }, "Cancel")]);

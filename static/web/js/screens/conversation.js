@@ -390,7 +390,16 @@ export async function render(view, [id], shell) {
     const open = trayBox.childElementCount === 0;
     toolsBtn.setAttribute("aria-expanded", String(open));
     if (!open) return clear(trayBox);
-    clear(trayBox, composerTools({ conversation: conv, send, close: () => (clear(trayBox), toolsBtn.setAttribute("aria-expanded", "false")) }));
+    // Money messages are written by their feature; show the one we just made (the REST
+    // answer carries it), or pick it up from the server.
+    const shown = (msg) => {
+      if (msg) {
+        realtime.markSeen({ type: "message.new", conversation_id: Number(id), message: msg });
+        place(msg);
+        toBottom();
+      } else fillGap().catch(() => {});
+    };
+    clear(trayBox, composerTools({ conversation: conv, send, shown, close: () => (clear(trayBox), toolsBtn.setAttribute("aria-expanded", "false")) }));
   });
 
   // Everything above is wired before the first await, so a person can type (and live

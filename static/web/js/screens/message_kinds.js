@@ -2,6 +2,7 @@
 import { api, newKey, session } from "../api.js";
 import { h, clear, money, dialog, showError, toast, avatar, icon } from "../dom.js";
 import { nameOf, isMe } from "../people.js";
+void session;
 
 const pay = (m) => m.payload || {};
 
@@ -32,13 +33,15 @@ export function renderBody(m, { onOpen }) {
         h("span", {}, (m.text || p.note || "Transfer") + status),
       );
     }
-    case "red_packet":
+    case "red_packet": {
+      const done = p.status && p.status !== "open";
       return h(
         "button",
-        { type: "button", class: "bubble red_packet", onclick: () => onOpen(m), "aria-label": `Red packet: ${p.greeting || m.text || "Best wishes"}. Open it.` },
+        { type: "button", class: `bubble red_packet ${done ? "opened" : ""}`, onclick: () => onOpen(m), "aria-label": `Red packet: ${p.greeting || m.text || "Best wishes"}. Open it.` },
         h("span", { class: "big" }, icon("packet"), " ", p.greeting || m.text || "Best wishes"),
-        h("span", {}, "Red packet — tap to open"),
+        h("span", {}, done ? (p.status === "expired" ? "Red packet expired" : "All opened") : `Red packet · ${p.claimed_count || 0}/${p.count || "?"} opened`),
       );
+    }
     case "offer": {
       // A brand's offer: keep it with one tap; it applies at that brand's checkout.
       const o = p.offer || {};
@@ -135,71 +138,74 @@ async function openTransfer(m) {
 }
 
 // Open a red packet: a coin flips while the claim is in flight, then the amount pops and
-// the list of who got what rises in, with the luckiest marked.
-async function openRedPacket(m) {
+// the list of who got what rises in, with the luckiest marked once the packet is done.
+async function openRedPacket(m, conv) {
   const id = pay(m).red_packet_id || pay(m).id;
+  const greeting = pay(m).greeting || m.text || "Best wishes";
   const inner = h(
     "div",
     { class: "packet-open" },
-    h("div", {}, avatar(nameOf(m.sender_id), null, "small"), " ", `${nameOf(m.sender_id)}'s red packet`),
-    h("h2", {}, pay(m).greeting || m.text || "Best wishes"),
+    h("div", { class: "packet-from" }, avatar(nameOf(m.sender_id), null, "small"), " ", `${isMe(m.sender_id) ? "Your" : `${nameOf(m.sender_id)}'s`} red packet`),
+    h("h2", {}, greeting),
   );
   const dlg = dialog("Red packet", inner, []);
   dlg.classList.add("packet");
   const close = h("button", { type: "button", onclick: () => dlg.close() }, "Close");
-  let details = null;
+  let d = null;
   try {
-    details = await api("GET", `/red-packets/${id}`);
+    d = await api("GET", `/red-packets/${id}`);
   } catch (e) {
     showError(e);
   }
-  const myClaim = details && (details.claims || []).find((c) => isMe(c.user_id));
-  if (myClaim || isMe(m.sender_id) || (details && details.remaining_count === 0)) {
-    showDetails(inner, details, myClaim);
+  const senderCannotClaim = isMe(m.sender_id) && conv?.kind !== "group";
+  if (!d || d.my_amount !== null || d.status !== "open" || senderCannotClaim) {
+    showDetails(inner, d, d?.my_amount);
     inner.append(h("div", { class: "actions" }, close));
     return;
   }
-  const openBtn = h("button", { type: "button", class: "coin-btn primary", "aria-label": "Open" }, "Open");
+  const openBtn = h("button", { type: "button", class: "coin-btn primary" }, "Open");
   inner.append(h("div", { class: "actions center" }, openBtn), h("div", { class: "actions" }, close));
   openBtn.addEventListener("click", async () => {
     openBtn.replaceWith(h("div", { class: "coin", "aria-hidden": "true" }, "¥"));
-    let got = null;
+    let mine = null;
+    const flip = new Promise((r) => setTimeout(r, 900)); // let the coin turn at least once
     try {
-      got = await api("POST", `/red-packets/${id}/claim`, { idem: newKey() });
+      mine = (await api("POST", `/red-packets/${id}/claim`)).amount;
     } catch (e) {
-      if (e.code === "red_packet_empty") toast("Too slow — this red packet is empty.");
-      else if (e.status !== 409) showError(e);
+      if (e.code === "already_claimed") mine = e.body?.error?.amount ?? null;
+      else if (e.code === "red_packet_empty") toast("Too slow — this red packet is empty.");
+      else if (e.code === "red_packet_expired") toast("This red packet has expired.");
+      else showError(e);
     }
-    await new Promise((r) => setTimeout(r, 700));
+    await flip;
     try {
-      details = await api("GET", `/red-packets/${id}`);
+      d = await api("GET", `/red-packets/${id}`);
     } catch {
       /* show what we have */
     }
-    clear(inner, h("h2", {}, pay(m).greeting || m.text || "Best wishes"));
-    showDetails(inner, details, got);
+    clear(inner, h("h2", {}, greeting));
+    showDetails(inner, d, mine ?? d?.my_amount);
     inner.append(h("div", { class: "actions" }, close));
   });
 }
 
 function showDetails(inner, d, mine) {
-  const currency = d?.currency || mine?.currency || "USD";
-  if (mine && mine.amount !== undefined) {
-    inner.append(h("p", { class: "got", "aria-live": "polite" }, money(mine.amount, currency)), h("p", {}, "went into your wallet"));
-  } else if (d && d.remaining_count === 0) {
-    inner.append(h("p", { class: "got" }, "All gone"));
+  const currency = d?.currency || "USD";
+  if (mine !== null && mine !== undefined) {
+    inner.append(h("p", { class: "got", role: "status" }, money(mine, currency)), h("p", {}, "went into your wallet"));
+  } else if (d && d.status !== "open") {
+    inner.append(h("p", { class: "got" }, d.status === "expired" ? "Expired" : "All gone"));
   }
   if (!d) return;
   const claims = d.claims || [];
-  const best = claims.reduce((a, c) => (a === null || c.amount > a.amount ? c : a), null);
-  const total = d.total ?? d.total_amount;
-  inner.append(h("p", { class: "muted-light" }, `${claims.length}/${d.count} opened${total !== undefined ? ` · ${money(total, currency)} in all` : ""}`));
+  inner.append(h("p", { class: "muted-light" }, `${claims.length} of ${d.count} opened · ${money(d.total, currency)} in all`));
   const ul = h("ul", { class: "claims", "aria-label": "Who got what" });
+  const luckiestId = d.luckiest?.user?.id;
   claims.forEach((c, i) => {
-    const li = h("li", { class: d.remaining_count === 0 && best === c && d.split !== "equal" ? "best" : "" }, h("span", {}, c.display_name || nameOf(c.user_id)), h("strong", {}, money(c.amount, currency)));
-    li.style.animationDelay = `${i * 120}ms`;
+    const best = luckiestId !== undefined && c.user?.id === luckiestId;
+    const li = h("li", { class: best ? "best" : "" }, h("span", {}, c.user?.display_name || nameOf(c.user?.id), best ? h("span", { class: "lucky" }, " ★ luckiest") : null), h("strong", {}, money(c.amount, currency)));
+    li.style.animationDelay = `${i * 150}ms`;
     ul.append(li);
   });
   inner.append(ul);
-  void session;
 }
