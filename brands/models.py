@@ -82,10 +82,9 @@ class Follow(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     marketing_opt_in = models.BooleanField(default=False)
     consent_changed_at = models.DateTimeField(null=True, blank=True)
-    # The person's `brand` conversation with this brand (chat owns it).
+    # The person's `brand` conversation with this brand (chat owns it). The 48 h window
+    # for free customer-service replies is read from chat's messages, not stored here.
     conversation_id = models.BigIntegerField(null=True, blank=True)
-    # Start of the 48 h customer-service window for free replies.
-    last_person_message_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
