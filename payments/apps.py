@@ -8,6 +8,7 @@ class PaymentsConfig(AppConfig):
         from django.conf import settings
 
         from . import (  # noqa: F401  (admin screens, Celery tasks)
+            ledger_admin,
             merchant_admin,
             merchant_tasks,
             red_packet_tasks,
