@@ -65,3 +65,37 @@ def test_send_and_open_a_red_packet_in_a_group(people, web_server, screens):
     expect(page.locator(".claims li.best")).to_have_count(1)
     expect(page.locator(".claims li.best")).to_contain_text("luckiest")
     screens.shot(page, "73-red-packet-who-got-what")
+
+
+def test_transfer_in_a_direct_chat_and_accept_it(people, web_server, screens):
+    ana = people("+14155550381", "Ana Li")
+    ben = people("+14155550382", "Ben Okafor")
+    sign_in(ana, web_server, use_dev_banner=True)
+    sign_in(ben, web_server, use_dev_banner=True)
+    make_contacts(web_server, ana, ben)
+    fund(web_server, ana, amount=2000, pin="445566")
+    chat = api(
+        web_server, ana, "POST", "/conversations", json={"kind": "direct", "user_id": ben.user_id}
+    )
+    for person in (ana, ben):
+        person.page.goto(f"{web_server.url}/#/c/{chat['id']}")
+        expect(person.page.locator(".composer")).to_be_visible()
+
+    page = ana.page
+    page.get_by_role("button", name="Attach: stickers, photo, voice, money").click()
+    page.get_by_role("button", name="Transfer").click()
+    page.get_by_label("Amount").fill("5.00")
+    page.get_by_label("Note").fill("dinner")
+    page.get_by_label("Payment PIN").fill("445566")
+    page.locator("dialog").get_by_role("button", name="Transfer").click()
+    expect(page.locator(".bubble.transfer")).to_contain_text("$5.00")
+
+    bubble = ben.page.locator(".bubble.transfer")
+    expect(bubble).to_contain_text("pending")
+    bubble.click()
+    ben.page.get_by_role("button", name="Accept").click()
+    expect(bubble).to_contain_text("accepted")
+    expect(page.locator(".bubble.transfer")).to_contain_text("accepted")
+    screens.shot(ben.page, "74-transfer-accepted")
+    ben.page.get_by_role("navigation", name="Sections").get_by_role("link", name="Wallet").click()
+    expect(ben.page.locator(".balance .amount")).to_have_text("$5.00")
