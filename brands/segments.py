@@ -394,22 +394,34 @@ _LEAF_COMPILERS = {
 # --- audiences ----------------------------------------------------------------------------
 
 
-def eligible_follows(brand: Brand) -> QuerySet[Follow]:
+def _uses_bucket(tree: dict) -> bool:
+    if not isinstance(tree, dict):
+        return False
+    if tree.get("rule") == "bucket":
+        return True
+    children = tree.get("and") or tree.get("or") or ([tree["not"]] if "not" in tree else [])
+    return any(_uses_bucket(c) for c in children if isinstance(children, list))
+
+
+def eligible_follows(brand: Brand, *, with_bucket: bool = True) -> QuerySet[Follow]:
     """Everyone a campaign may reach: following, opted in, active, not erased.
-    (Blocking a brand deletes the follow, so blocked people are never here.)"""
-    return Follow.objects.filter(
+    (Blocking a brand deletes the follow, so blocked people are never here.) The random
+    bucket is an annotation, added only when a tree needs it (it costs a hash per row)."""
+    qs = Follow.objects.filter(
         brand=brand,
         marketing_opt_in=True,
         user__is_active=True,
         user__erased_at__isnull=True,
-    ).annotate(_bucket=bucket_expr(brand_bucket_salt(brand)))
+    )
+    return qs.annotate(_bucket=bucket_expr(brand_bucket_salt(brand))) if with_bucket else qs
 
 
 def audience(brand: Brand, tree: dict, *, now: dt.datetime | None = None) -> QuerySet[Follow]:
     """The follows a tree selects, as one lazy queryset (one SQL query when evaluated)."""
     if not tree:
-        return eligible_follows(brand)
-    return eligible_follows(brand).filter(compile_tree(tree, brand=brand, now=now))
+        return eligible_follows(brand, with_bucket=False)
+    base = eligible_follows(brand, with_bucket=_uses_bucket(tree))
+    return base.filter(compile_tree(tree, brand=brand, now=now))
 
 
 # --- private estimates --------------------------------------------------------------------
@@ -507,7 +519,7 @@ def estimate(brand: Brand, tree: dict, *, now: dt.datetime | None = None) -> Est
     """
     floor = privacy_floor()
     now = now or timezone.now()
-    base = eligible_follows(brand)
+    base = eligible_follows(brand, with_bucket=_uses_bucket(tree))
     if not tree:
         return blur(base.count(), floor=floor)
     q_tree = compile_tree(tree, brand=brand, now=now)
