@@ -4,6 +4,7 @@ gateway, then pay a merchant's QR order with the PIN and see the balance drop.""
 from __future__ import annotations
 
 import json
+import re
 
 from playwright.sync_api import expect
 
@@ -62,3 +63,8 @@ def test_top_up_then_pay_a_merchant_qr(people, web_server, screens):
     page.get_by_role("navigation", name="Sections").get_by_role("link", name="Wallet").click()
     expect(balance).to_have_text("$45.50")
     expect(page.locator(".entry", has_text="Payment to a merchant")).to_contain_text("-$4.50")
+
+    # A pay code to show at a till (customer-presented).
+    page.get_by_role("button", name="Pay code").click()
+    expect(page.get_by_label("Your pay code")).to_have_text(re.compile(r"^\d{4}( \d{1,4})+$"))
+    expect(page.get_by_role("timer")).to_contain_text("Valid for")

@@ -13,6 +13,7 @@ export async function render(view, _p, shell) {
     { class: "card row wallet-actions" },
     h("button", { type: "button", class: "primary grow", onclick: () => topUp(load) }, "Top up"),
     (pinBtn = h("button", { type: "button", class: "grow", onclick: () => setPin(pinSet, load) }, "Payment PIN")),
+    h("button", { type: "button", class: "grow", onclick: () => payCode() }, "Pay code"),
   );
   const entries = h("ul", { class: "list entries", "aria-label": "Statement" });
   view.append(balanceCard, buttons, h("div", { class: "section-title" }, "Statement"), entries);
@@ -155,4 +156,35 @@ function setPin(pinSet, reload) {
     }
   });
   const dlg = dialog("Payment PIN", form, [h("button", { type: "button", onclick: () => dlg.close() }, "Cancel")]);
+}
+
+// A customer-presented code (POST /wallet/pay-code): the cashier's scanner or keypad
+// charges it within its short life. Shown large, with a countdown, and renewable.
+async function payCode() {
+  const digits = h("p", { class: "paycode", "aria-label": "Your pay code" }, "…");
+  const left = h("p", { class: "muted", role: "timer" });
+  const again = h("button", { type: "button" }, "New code");
+  const dlg = dialog("Pay code", h("div", { class: "center-text" }, h("p", { class: "hint" }, "Show this to the cashier. Never share it otherwise."), digits, left), [again, h("button", { type: "button", onclick: () => dlg.close() }, "Close")]);
+  let timer;
+  async function issue() {
+    clearInterval(timer);
+    try {
+      const c = await api("POST", "/wallet/pay-code");
+      digits.textContent = c.code.replace(/(\d{4})(?=\d)/g, "$1 ");
+      const until = Date.now() + c.expires_in * 1000;
+      const tick = () => {
+        const s = Math.max(0, Math.round((until - Date.now()) / 1000));
+        left.textContent = s ? `Valid for ${s} s` : "Expired — get a new code";
+        if (!s) clearInterval(timer);
+      };
+      tick();
+      timer = setInterval(tick, 1000);
+    } catch (e) {
+      digits.textContent = "";
+      left.textContent = e.human || e.message;
+    }
+  }
+  again.addEventListener("click", issue);
+  dlg.addEventListener("close", () => clearInterval(timer));
+  issue();
 }
