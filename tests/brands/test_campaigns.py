@@ -402,3 +402,32 @@ def test_parallel_workers_and_two_campaigns_at_once_stay_exact(make_user, settin
         )
         assert seqs == [1, 2]
         assert Conversation.objects.get(pk=conv).last_seq == 2
+
+
+@pytest.mark.django_db
+def test_fees_beyond_the_free_quota_come_from_the_brand_wallet(
+    brand, owner, followers, segment, floor, no_quiet_hours, settings, ledger_balanced
+):
+    from brands.sales import brand_wallet_account
+    from payments import ledger
+
+    settings.BRANDS_CAP_ALL_BRANDS_PER_DAY = 100
+    Brand.objects.filter(pk=brand.pk).update(monthly_free_messages=5, message_fee_minor=10)
+    brand.refresh_from_db()
+    wallet = brand_wallet_account(brand=brand)
+    ledger.post_entry(
+        kind="test.brand_funding",
+        postings=[(ledger.system_account(code="funding", currency="USD"), -100), (wallet, 100)],
+    )
+    followers(12, region="FR")
+    c1 = make_campaign(brand, owner, segment)
+    campaigns.campaign_schedule(brand_id=brand.pk, acting_user=owner, campaign_id=c1.pk)
+    wallet.refresh_from_db()
+    assert wallet.balance == 100 - 7 * 10  # 12 sent, 5 free
+    # The next campaign cannot be paid for: nothing is sent and it pauses.
+    c2 = make_campaign(brand, owner, segment)
+    campaigns.campaign_schedule(brand_id=brand.pk, acting_user=owner, campaign_id=c2.pk)
+    assert Campaign.objects.get(pk=c2.pk).status == Status.PAUSED
+    assert Delivery.objects.filter(campaign=c2).count() == 0
+    wallet.refresh_from_db()
+    assert wallet.balance == 30
