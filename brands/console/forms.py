@@ -1,0 +1,122 @@
+"""Console forms: server-side validation first; the brands services validate again."""
+
+from __future__ import annotations
+
+from django import forms
+
+from brands.models import BrandMember, Campaign, Offer
+from brands.segments import LEAVES
+
+RULE_CHOICES = [("", "—")] + [(k, k.replace("_", " ")) for k in LEAVES]
+
+
+class LoginForm(forms.Form):
+    phone = forms.CharField(max_length=32, label="Phone (E.164, e.g. +15550100)")
+    password = forms.CharField(widget=forms.PasswordInput, max_length=256)
+
+
+class SegmentForm(forms.Form):
+    name = forms.CharField(max_length=120, required=False)
+    combine = forms.ChoiceField(choices=[("and", "ALL of (AND)"), ("or", "ANY of (OR)")])
+    rules_json = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        label="Or paste a rule tree (JSON; overrides the rows)",
+    )
+
+
+class CompareForm(forms.Form):
+    a = forms.IntegerField()
+    b = forms.IntegerField()
+
+
+class CampaignForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    kind = forms.ChoiceField(choices=Campaign.Kind.choices)
+    segment = forms.TypedChoiceField(coerce=int, choices=[])
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=4096
+    )
+    title = forms.CharField(max_length=120, required=False, label="Card title")
+    image_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
+    link = forms.URLField(max_length=500, required=False, assume_scheme="https")
+    offer = forms.TypedChoiceField(coerce=int, choices=[], required=False, empty_value=None)
+    sale = forms.TypedChoiceField(coerce=int, choices=[], required=False, empty_value=None)
+    text_b = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=4096,
+        label="Variant B text (A/B test; leave empty for none)",
+    )
+    split_b_percent = forms.IntegerField(min_value=0, max_value=100, initial=0)
+    holdout_percent = forms.IntegerField(min_value=0, max_value=50, initial=5)
+    respect_quiet_hours = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args, brand, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["segment"].choices = [(s.pk, s.name) for s in brand.segments.order_by("name")]
+        self.fields["offer"].choices = [("", "—")] + [
+            (o.pk, o.title) for o in brand.offers.filter(is_active=True).order_by("-id")
+        ]
+        self.fields["sale"].choices = [("", "—")] + [
+            (s.pk, str(s)) for s in brand.sales.order_by("-id")
+        ]
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind")
+        if kind == Campaign.Kind.OFFER and not data.get("offer"):
+            self.add_error("offer", "An offer campaign needs an offer (create one under Offers).")
+        if kind == Campaign.Kind.SALE and not data.get("sale"):
+            self.add_error("sale", "A sale campaign needs an exclusive sale.")
+        if kind == Campaign.Kind.CARD and not data.get("title"):
+            self.add_error("title", "A card needs a title.")
+        if kind == Campaign.Kind.TEXT and not (data.get("text") or "").strip():
+            self.add_error("text", "A text campaign needs text.")
+        if data.get("split_b_percent") and not (data.get("text_b") or "").strip():
+            self.add_error("text_b", "An A/B split needs variant B's text.")
+        return data
+
+    def content(self, b: bool = False) -> dict:
+        d = self.cleaned_data
+        out = {"text": d["text_b"] if b else d["text"]}
+        if d["kind"] == Campaign.Kind.CARD:
+            out.update(title=d["title"], image_url=d["image_url"], link=d["link"])
+        return out
+
+
+class ScheduleForm(forms.Form):
+    at = forms.DateTimeField(
+        required=False,
+        label="Send at (UTC, YYYY-MM-DD HH:MM; empty = now)",
+        input_formats=["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"],
+    )
+
+
+class OfferForm(forms.Form):
+    title = forms.CharField(max_length=120)
+    kind = forms.ChoiceField(choices=Offer.Kind.choices)
+    amount_off = forms.DecimalField(
+        required=False, min_value=0, decimal_places=2, label="Amount off (e.g. 2.50)"
+    )
+    percent_off = forms.IntegerField(required=False, min_value=1, max_value=100)
+    min_spend = forms.DecimalField(required=False, min_value=0, decimal_places=2, initial=0)
+    days = forms.IntegerField(min_value=1, max_value=365, initial=14, label="Valid for (days)")
+    quantity_cap = forms.IntegerField(required=False, min_value=1)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == Offer.Kind.AMOUNT and not data.get("amount_off"):
+            self.add_error("amount_off", "Give the amount off.")
+        if data.get("kind") == Offer.Kind.PERCENT and not data.get("percent_off"):
+            self.add_error("percent_off", "Give the percent off (1–100).")
+        return data
+
+
+class InviteForm(forms.Form):
+    phone = forms.CharField(max_length=32, label="Colleague's phone (E.164)")
+    role = forms.ChoiceField(choices=BrandMember.Role.choices)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=BrandMember.Role.choices)

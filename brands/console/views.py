@@ -1,0 +1,556 @@
+"""The brand console (issue 11): thin Django views over brands' services and selectors.
+
+Writes go through brands.services / brands.campaigns / brands.sales (they check the role
+again); DomainErrors come back as form messages, never 500s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import authenticate, login, logout
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from accounts.phones import normalize_phone
+from brands import campaigns as campaign_svc
+from brands import segments, services
+from brands.models import BrandMember, Campaign
+from brands.selectors import (
+    CAN_MANAGE_TEAM,
+    CAN_MARKET,
+    brands_of_member,
+    campaign_for_brand,
+    campaigns_of,
+    offer_for_brand,
+    offers_of,
+    segment_for_brand,
+    segments_of,
+)
+from config.errors import DomainError, RateLimited
+from config.ratelimit import check_rate, client_ip
+
+from . import charts, queries, rules
+from .auth import console_view, csp
+from .forms import (
+    RULE_CHOICES,
+    CampaignForm,
+    CompareForm,
+    InviteForm,
+    LoginForm,
+    OfferForm,
+    RoleForm,
+    ScheduleForm,
+    SegmentForm,
+)
+
+Role = BrandMember.Role
+
+
+def _ctx(request, brand, **kw):
+    role = request.role
+    return {
+        "brand": brand,
+        "role": role,
+        "can_market": role in CAN_MARKET,
+        "can_manage_team": role in CAN_MANAGE_TEAM,
+        "my_brands": brands_of_member(user=request.user),
+        **kw,
+    }
+
+
+# --- sign in ----------------------------------------------------------------------------
+
+
+@csp
+def login_view(request):
+    form = LoginForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            check_rate("console.login", client_ip(request), settings.LOGIN_RATE_PER_IP)
+            phone = normalize_phone(form.cleaned_data["phone"]) or ""
+            check_rate("console.login.phone", phone, "10/m,50/h")
+        except RateLimited as exc:
+            form.add_error(None, f"Too many attempts; try again in {exc.retry_after} s.")
+            status = 429
+        else:
+            user = authenticate(request, phone=phone, password=form.cleaned_data["password"])
+            if user is None or not brands_of_member(user=user).exists():
+                # One message for both: do not reveal who has an account or a brand.
+                form.add_error(None, "Wrong phone or password, or no brand team membership.")
+                status = 400
+            else:
+                login(request, user)
+                nxt = request.GET.get("next", "")
+                if nxt.startswith("/console/") and not nxt.startswith("//"):
+                    return redirect(nxt)
+                return redirect("console:home")
+    elif request.method == "POST":
+        status = 400
+    return render(request, "console/login.html", {"form": form}, status=status)
+
+
+@csp
+@require_POST
+def logout_view(request):
+    logout(request)
+    return redirect("console:login")
+
+
+@csp
+def home(request):
+    if not request.user.is_authenticated:
+        return redirect("console:login")
+    mine = list(brands_of_member(user=request.user))
+    if len(mine) == 1:
+        return redirect("console:dashboard", brand_id=mine[0].pk)
+    return render(request, "console/pick.html", {"brands": mine})
+
+
+# --- dashboard --------------------------------------------------------------------------
+
+
+@console_view()
+def dashboard(request, brand):
+    data = queries.dashboard(brand=brand)
+    return render(
+        request,
+        "console/dashboard.html",
+        _ctx(
+            request,
+            brand,
+            d=data,
+            follows_chart=charts.bar_chart(data["new_follows"], label="New followers per day"),
+            revenue_chart=charts.bar_chart(data["revenue"], label="Revenue per day"),
+            has_segments=brand.segments.exists(),
+        ),
+    )
+
+
+# --- audiences --------------------------------------------------------------------------
+
+
+def _rows_from_post(post) -> list[tuple[str, str, bool]]:
+    return [
+        (post.get(f"rule{i}", ""), post.get(f"value{i}", ""), post.get(f"not{i}") == "on")
+        for i in range(rules.ROWS)
+    ]
+
+
+@console_view()
+def segment_list(request, brand):
+    return render(
+        request,
+        "console/segments.html",
+        _ctx(request, brand, segments=segments_of(brand=brand), compare=CompareForm()),
+    )
+
+
+@console_view()
+def segment_edit(request, brand, segment_id: int | None = None):
+    seg = segment_for_brand(brand=brand, segment_id=segment_id) if segment_id else None
+    form = SegmentForm(request.POST or None, initial={"name": seg.name if seg else ""})
+    row_values = [{"rule": "", "value": "", "negate": False} for _ in range(rules.ROWS)]
+    tree = seg.rules if seg else None
+    if seg and request.method == "GET":
+        back = rules.rows_from_tree(seg.rules)
+        if back:
+            for i, r in enumerate(back[0]):
+                row_values[i] = r
+            form.initial["combine"] = back[1]
+        else:
+            form.initial["rules_json"] = json.dumps(seg.rules)
+    estimate = None
+    status = 200
+    if request.method == "POST":
+        posted = _rows_from_post(request.POST)
+        row_values = [{"rule": r, "value": v, "negate": n} for r, v, n in posted]
+        if form.is_valid():
+            try:
+                raw = form.cleaned_data["rules_json"].strip()
+                if raw:
+                    try:
+                        tree = json.loads(raw)
+                    except ValueError as exc:
+                        raise rules.RowError(f"The JSON does not parse: {exc}") from exc
+                else:
+                    tree = rules.tree_from_rows(posted, form.cleaned_data["combine"])
+                if request.POST.get("action") == "save":
+                    if request.role not in CAN_MARKET:
+                        return _forbidden(request)
+                    saved = services.segment_save(
+                        brand_id=brand.pk,
+                        acting_user=request.user,
+                        name=form.cleaned_data["name"],
+                        rules=tree,
+                        segment_id=seg.pk if seg else None,
+                    )
+                    messages.success(request, f"Saved segment “{saved.name}”.")
+                    return redirect("console:segment_edit", brand_id=brand.pk, segment_id=saved.pk)
+                estimate = services.segment_estimate(
+                    brand_id=brand.pk, acting_user=request.user, rules=tree
+                )
+            except rules.RowError as exc:
+                form.add_error(None, str(exc))
+                status = 400
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+                status = exc.status if exc.status != 404 else 400
+        else:
+            status = 400
+    return render(
+        request,
+        "console/segment_edit.html",
+        _ctx(
+            request,
+            brand,
+            seg=seg,
+            form=form,
+            rows=row_values,
+            rule_choices=RULE_CHOICES,
+            leaves=segments.LEAVES,
+            estimate=estimate,
+            tree=json.dumps(tree, indent=1) if tree else "",
+        ),
+        status=status,
+    )
+
+
+@console_view(CAN_MARKET)
+@require_POST
+def segment_duplicate(request, brand, segment_id: int):
+    seg = segment_for_brand(brand=brand, segment_id=segment_id)
+    copy = services.segment_save(
+        brand_id=brand.pk, acting_user=request.user, name=f"{seg.name} (copy)", rules=seg.rules
+    )
+    messages.success(request, f"Duplicated as “{copy.name}”.")
+    return redirect("console:segment_edit", brand_id=brand.pk, segment_id=copy.pk)
+
+
+@console_view()
+def segment_compare(request, brand):
+    """Both segments' blurred estimates side by side. No difference is computed or shown:
+    each estimate passes the engine's own difference rule, and the per-brand estimate rate
+    limit bounds how many pairs can be tried (docs/BRANDS.md)."""
+    form = CompareForm(request.GET or None)
+    result = []
+    error = None
+    if form.is_valid():
+        try:
+            for key in ("a", "b"):
+                seg = segment_for_brand(brand=brand, segment_id=form.cleaned_data[key])
+                est = services.segment_estimate(
+                    brand_id=brand.pk, acting_user=request.user, rules=seg.rules
+                )
+                result.append((seg, est))
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            error = exc.message
+    return render(
+        request,
+        "console/segment_compare.html",
+        _ctx(request, brand, result=result, error=error, segments=segments_of(brand=brand)),
+    )
+
+
+# --- campaigns --------------------------------------------------------------------------
+
+
+@console_view()
+def campaign_list(request, brand):
+    return render(
+        request, "console/campaigns.html", _ctx(request, brand, campaigns=campaigns_of(brand=brand))
+    )
+
+
+@console_view(CAN_MARKET)
+def campaign_new(request, brand):
+    form = CampaignForm(request.POST or None, brand=brand)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                c = campaign_svc.campaign_create(
+                    brand_id=brand.pk,
+                    acting_user=request.user,
+                    name=d["name"],
+                    kind=d["kind"],
+                    content=form.content(),
+                    content_b=form.content(b=True) if d["text_b"].strip() else None,
+                    split_b_percent=d["split_b_percent"] or 0,
+                    holdout_percent=d["holdout_percent"],
+                    segment_id=d["segment"],
+                    offer_id=d["offer"],
+                    sale_id=d["sale"],
+                    respect_quiet_hours=d["respect_quiet_hours"],
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+                status = 400
+            else:
+                messages.success(request, "Draft saved. Check the preview, then send.")
+                return redirect("console:campaign", brand_id=brand.pk, campaign_id=c.pk)
+        else:
+            status = 400
+    return render(
+        request,
+        "console/campaign_new.html",
+        _ctx(request, brand, form=form, no_segments=not brand.segments.exists()),
+        status=status,
+    )
+
+
+def _funnel_rows(variant: dict) -> list[tuple[str, float, str]]:
+    rows = []
+    for key in ("targeted", "capped", "delivered", "read", "clicked", "claimed", "redeemed"):
+        v = variant.get(key, 0)
+        rows.append((key, v if isinstance(v, int) else 0, str(v)))
+    return rows
+
+
+@console_view()
+def campaign_detail(request, brand, campaign_id: int):
+    c = campaign_for_brand(brand=brand, campaign_id=campaign_id)
+    funnel = campaign_svc.campaign_funnel(
+        brand_id=brand.pk, acting_user=request.user, campaign_id=c.pk
+    )
+    progress = campaign_svc.campaign_progress(
+        brand_id=brand.pk, acting_user=request.user, campaign_id=c.pk
+    )
+    variant_charts = [
+        (name, charts.hbar_chart(_funnel_rows(v)), v) for name, v in funnel["variants"].items()
+    ]
+    return render(
+        request,
+        "console/campaign.html",
+        _ctx(
+            request,
+            brand,
+            c=c,
+            funnel=funnel,
+            progress=progress,
+            variant_charts=variant_charts,
+            schedule=ScheduleForm(),
+            live=c.status in queries.IN_FLIGHT,
+        ),
+    )
+
+
+@console_view()
+def campaign_progress(request, brand, campaign_id: int):
+    p = campaign_svc.campaign_progress(
+        brand_id=brand.pk, acting_user=request.user, campaign_id=campaign_id
+    )
+    return JsonResponse({"status": p["status"], "percent": p["percent"]})
+
+
+def _forbidden(request):
+    return render(request, "console/error.html", _ctx(request, request.brand, code=403), status=403)
+
+
+@console_view(CAN_MARKET)
+@require_POST
+def campaign_action(request, brand, campaign_id: int, action: str):
+    c = campaign_for_brand(brand=brand, campaign_id=campaign_id)
+    try:
+        if action == "send":
+            form = ScheduleForm(request.POST)
+            if not form.is_valid():
+                messages.error(
+                    request, "Give the time as YYYY-MM-DD HH:MM (UTC), or leave it empty."
+                )
+                return redirect("console:campaign", brand_id=brand.pk, campaign_id=c.pk)
+            at = form.cleaned_data["at"]
+            if at is not None and timezone.is_naive(at):
+                at = timezone.make_aware(at, dt.UTC)
+            campaign_svc.campaign_schedule(
+                brand_id=brand.pk, acting_user=request.user, campaign_id=c.pk, at=at
+            )
+            messages.success(request, "Scheduled." if at else "Sending.")
+        elif action == "pause":
+            campaign_svc.campaign_pause(
+                brand_id=brand.pk, acting_user=request.user, campaign_id=c.pk
+            )
+            messages.success(request, "Paused.")
+        elif action == "resume":
+            campaign_svc.campaign_resume(
+                brand_id=brand.pk, acting_user=request.user, campaign_id=c.pk
+            )
+            messages.success(request, "Resumed.")
+        elif action == "cancel":
+            campaign_svc.campaign_cancel(
+                brand_id=brand.pk, acting_user=request.user, campaign_id=c.pk
+            )
+            messages.success(request, "Cancelled.")
+        else:
+            return _forbidden(request)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        messages.error(request, exc.message)
+    return redirect("console:campaign", brand_id=brand.pk, campaign_id=c.pk)
+
+
+@console_view()
+def audit_log(request, brand):
+    """Who sent what to which segment: the campaigns themselves carry the author, the
+    frozen rules and the start time (brands has no separate audit table)."""
+    sent = (
+        Campaign.objects.filter(brand=brand, started_at__isnull=False)
+        .select_related("created_by", "segment")
+        .order_by("-started_at", "-id")[:200]
+    )
+    return render(request, "console/audit.html", _ctx(request, brand, sent=sent))
+
+
+# --- offers -----------------------------------------------------------------------------
+
+
+@console_view()
+def offer_list(request, brand):
+    form = OfferForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if request.role not in CAN_MARKET:
+            return _forbidden(request)
+        if form.is_valid():
+            d = form.cleaned_data
+            now = timezone.now()
+            try:
+                services.offer_create(
+                    brand_id=brand.pk,
+                    acting_user=request.user,
+                    title=d["title"],
+                    kind=d["kind"],
+                    amount_off_minor=int((d["amount_off"] or 0) * 100),
+                    percent_off=d["percent_off"] or 0,
+                    min_spend_minor=int((d["min_spend"] or 0) * 100),
+                    starts_at=now,
+                    ends_at=now + dt.timedelta(days=d["days"]),
+                    quantity_cap=d["quantity_cap"],
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+                status = 400
+            else:
+                messages.success(request, "Offer created.")
+                return redirect("console:offers", brand_id=brand.pk)
+        else:
+            status = 400
+    return render(
+        request,
+        "console/offers.html",
+        _ctx(
+            request,
+            brand,
+            offers=offers_of(brand=brand),
+            sales=brand.sales.order_by("-id"),
+            form=form,
+        ),
+        status=status,
+    )
+
+
+@console_view(CAN_MARKET)
+@require_POST
+def offer_stop(request, brand, offer_id: int):
+    offer = offer_for_brand(brand=brand, offer_id=offer_id)
+    services.offer_stop(brand_id=brand.pk, acting_user=request.user, offer_id=offer.pk)
+    messages.success(request, f"Stopped “{offer.title}”.")
+    return redirect("console:offers", brand_id=brand.pk)
+
+
+@console_view(CAN_MARKET)
+@require_POST
+def sale_stop(request, brand, sale_id: int):
+    from brands import sales
+
+    sale = brand.sales.filter(pk=sale_id).first()
+    if sale is None:
+        from django.http import Http404
+
+        raise Http404
+    sales.sale_stop(brand_id=brand.pk, acting_user=request.user, sale_id=sale.pk)
+    messages.success(request, "Sale stopped.")
+    return redirect("console:offers", brand_id=brand.pk)
+
+
+# --- team -------------------------------------------------------------------------------
+
+
+@console_view()
+def team(request, brand):
+    members = BrandMember.objects.filter(brand=brand).select_related("user").order_by("id")
+    form = InviteForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if request.role not in CAN_MANAGE_TEAM:
+            return _forbidden(request)
+        if form.is_valid():
+            phone = normalize_phone(form.cleaned_data["phone"])
+            user = User.objects.filter(phone=phone).first() if phone else None
+            if user is None:
+                form.add_error("phone", "No Plaza user with that phone; ask them to sign up first.")
+                status = 400
+            else:
+                try:
+                    services.brand_member_set(
+                        brand_id=brand.pk,
+                        acting_user=request.user,
+                        user=user,
+                        role=form.cleaned_data["role"],
+                    )
+                except DomainError as exc:
+                    form.add_error(None, exc.message)
+                    status = 400
+                else:
+                    messages.success(request, f"{phone} is now {form.cleaned_data['role']}.")
+                    return redirect("console:team", brand_id=brand.pk)
+        else:
+            status = 400
+    return render(
+        request,
+        "console/team.html",
+        _ctx(request, brand, members=members, form=form, roles=Role.choices),
+        status=status,
+    )
+
+
+@console_view(CAN_MANAGE_TEAM)
+@require_POST
+def team_member(request, brand, user_id: int, action: str):
+    member = BrandMember.objects.filter(brand=brand, user_id=user_id).select_related("user").first()
+    if member is None:
+        from django.http import Http404
+
+        raise Http404
+    try:
+        if action == "role":
+            form = RoleForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, "Unknown role.")
+            else:
+                services.brand_member_set(
+                    brand_id=brand.pk,
+                    acting_user=request.user,
+                    user=member.user,
+                    role=form.cleaned_data["role"],
+                )
+                messages.success(request, "Role changed.")
+        elif action == "remove":
+            services.brand_member_remove(
+                brand_id=brand.pk, acting_user=request.user, user=member.user
+            )
+            messages.success(request, "Removed from the team.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("console:team", brand_id=brand.pk)
