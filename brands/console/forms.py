@@ -35,7 +35,10 @@ class CampaignForm(forms.Form):
     kind = forms.ChoiceField(choices=Campaign.Kind.choices)
     segment = forms.TypedChoiceField(coerce=int, choices=[])
     text = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=4096
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=4096,
+        label="Message text",
     )
     title = forms.CharField(max_length=120, required=False, label="Card title")
     image_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
