@@ -36,7 +36,7 @@ from brands.selectors import (
 from config.errors import DomainError, RateLimited
 from config.ratelimit import check_rate, client_ip
 
-from . import charts, queries, rules
+from . import charts, queries, rules, testsend
 from .auth import console_view, csp
 from .forms import (
     RULE_CHOICES,
@@ -376,6 +376,9 @@ def campaign_action(request, brand, campaign_id: int, action: str):
                 brand_id=brand.pk, acting_user=request.user, campaign_id=c.pk, at=at
             )
             messages.success(request, "Scheduled." if at else "Sending.")
+        elif action == "test":
+            testsend.campaign_send_test(brand_id=brand.pk, acting_user=request.user, campaign=c)
+            messages.success(request, "Test sent to your own chat with the brand.")
         elif action == "pause":
             campaign_svc.campaign_pause(
                 brand_id=brand.pk, acting_user=request.user, campaign_id=c.pk

@@ -296,3 +296,23 @@ def test_every_console_page_renders_with_csp(brand, owner, draft):
         assert r.status_code == 200, path
         assert "default-src 'self'" in r["Content-Security-Policy"], path
         assert b"<script>" not in r.content and b"style=" not in r.content, path
+
+
+def test_send_a_test_to_yourself_lands_in_your_brand_chat_and_not_in_the_funnel(
+    brand, owner, draft
+):
+    from chat.models import Message
+
+    client = signed_in(owner)
+    url = f"/console/b/{brand.pk}/campaigns/{draft.pk}/test/"
+    r = client.post(url, follow=True)
+    assert b"follow the brand in the Plaza app" in r.content
+    follow = services.follow_create(brand=brand, user=owner, marketing_opt_in=False)
+    r = client.post(url, follow=True)
+    assert b"Test sent" in r.content
+    msg = Message.objects.filter(conversation_id=follow.conversation_id).latest("id")
+    assert msg.text == "[TEST] Hi there"
+    assert msg.payload["test"] is True
+    draft.refresh_from_db()
+    assert draft.status == Campaign.Status.DRAFT
+    assert not draft.deliveries.exists()
