@@ -27,6 +27,7 @@ urlpatterns = [
     ),
     path(B + "offers/", v.offer_list, name="offers"),
     path(B + "offers/<int:offer_id>/stop/", v.offer_stop, name="offer_stop"),
+    path(B + "sales/new/", v.sale_new, name="sale_new"),
     path(B + "sales/<int:sale_id>/stop/", v.sale_stop, name="sale_stop"),
     path(B + "team/", v.team, name="team"),
     path(B + "team/<int:user_id>/<str:action>/", v.team_member, name="team_member"),

@@ -123,3 +123,11 @@ class InviteForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=BrandMember.Role.choices)
+
+
+class SaleForm(forms.Form):
+    sale_title = forms.CharField(max_length=120, label="Sale title")
+    price = forms.DecimalField(min_value=0.01, decimal_places=2, label="Price (e.g. 19.90)")
+    stock = forms.IntegerField(min_value=1, max_value=10_000_000)
+    sale_days = forms.IntegerField(min_value=1, max_value=365, initial=3, label="Runs for (days)")
+    followers_only = forms.BooleanField(required=False, initial=True)

@@ -46,6 +46,7 @@ from .forms import (
     LoginForm,
     OfferForm,
     RoleForm,
+    SaleForm,
     ScheduleForm,
     SegmentForm,
 )
@@ -470,6 +471,38 @@ def offer_stop(request, brand, offer_id: int):
     services.offer_stop(brand_id=brand.pk, acting_user=request.user, offer_id=offer.pk)
     messages.success(request, f"Stopped “{offer.title}”.")
     return redirect("console:offers", brand_id=brand.pk)
+
+
+@console_view(CAN_MARKET)
+def sale_new(request, brand):
+    from brands import sales
+
+    form = SaleForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        now = timezone.now()
+        try:
+            sales.sale_create(
+                brand_id=brand.pk,
+                acting_user=request.user,
+                title=d["sale_title"],
+                price_minor=int(d["price"] * 100),
+                stock=d["stock"],
+                starts_at=now,
+                ends_at=now + dt.timedelta(days=d["sale_days"]),
+                followers_only=d["followers_only"],
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Exclusive sale created.")
+            return redirect("console:offers", brand_id=brand.pk)
+    return render(
+        request,
+        "console/sale_new.html",
+        _ctx(request, brand, form=form),
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @console_view(CAN_MARKET)

@@ -318,3 +318,25 @@ def test_send_a_test_to_yourself_lands_in_your_brand_chat_and_not_in_the_funnel(
     draft.refresh_from_db()
     assert draft.status == Campaign.Status.DRAFT
     assert not draft.deliveries.exists()
+
+
+def test_marketer_creates_and_stops_an_exclusive_sale_analyst_cannot(brand, marketer, analyst):
+    client = signed_in(marketer)
+    url = f"/console/b/{brand.pk}/sales/new/"
+    r = client.post(url, {"sale_title": "Golden mug", "price": "0", "stock": 5, "sale_days": 2})
+    assert r.status_code == 400 and b"greater than or equal to 0.01" in r.content
+    r = client.post(url, {"sale_title": "Golden mug", "price": "19.90", "stock": 5, "sale_days": 2})
+    assert r.status_code == 302
+    sale = brand.sales.get()
+    assert (sale.price_minor, sale.stock_left) == (1990, 5)
+    page = client.get(f"/console/b/{brand.pk}/offers/")
+    assert b"Golden mug" in page.content and b"5 / 5" in page.content
+    assert (
+        signed_in(analyst)
+        .post(url, {"sale_title": "x", "price": "1", "stock": 1, "sale_days": 1})
+        .status_code
+        == 403
+    )
+    client.post(f"/console/b/{brand.pk}/sales/{sale.pk}/stop/")
+    sale.refresh_from_db()
+    assert not sale.is_active
