@@ -46,4 +46,8 @@ def dashboard(*, brand, days: int = 30) -> dict:
         "revenue": [(d.strftime("%m-%d"), money.get(d, (0, 0))[0] / 100) for d in day_keys],
         "revenue_total": sum(v[0] for v in money.values()),
         "commission_total": sum(v[1] for v in money.values()),
+        # Shown in major units; minor units / 100 holds for the 2-decimal currencies the
+        # brands engine supports today (USD, EUR, ...).
+        "revenue_major": sum(v[0] for v in money.values()) / 100,
+        "commission_major": sum(v[1] for v in money.values()) / 100,
     }

@@ -58,6 +58,11 @@ def test_marketer_builds_a_segment_sends_an_offer_campaign_and_sees_the_funnel(
     expect(page.get_by_role("heading", name="Demo Cafe")).to_be_visible()
     expect(page.locator(".tile").first).to_contain_text("300")
     screens.shot(page, "60-console-dashboard")
+    # Readable on a tablet: nothing wider than the screen.
+    page.set_viewport_size({"width": 768, "height": 1024})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screens.shot(page, "60-console-dashboard-tablet")
+    page.set_viewport_size(DESKTOP)
 
     page.get_by_role("link", name="Audiences").click()
     page.get_by_role("link", name="New segment").click()
@@ -108,6 +113,9 @@ def test_marketer_builds_a_segment_sends_an_offer_campaign_and_sees_the_funnel(
     expect(page.locator(".card svg.chart").first).to_be_visible()
     expect(page.locator("#lift")).to_contain_text("Lift against holdout")
     screens.shot(page, "63-console-funnel")
+    page.set_viewport_size({"width": 768, "height": 1024})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.set_viewport_size(DESKTOP)
     assert not page.errors, page.errors
 
     # Another brand's owner: the campaign URL is a 404, under either brand id.
