@@ -340,3 +340,24 @@ def test_marketer_creates_and_stops_an_exclusive_sale_analyst_cannot(brand, mark
     client.post(f"/console/b/{brand.pk}/sales/{sale.pk}/stop/")
     sale.refresh_from_db()
     assert not sale.is_active
+
+
+def test_schedule_pause_and_cancel_from_the_campaign_page(brand, owner, draft):
+    client = signed_in(owner)
+    base = f"/console/b/{brand.pk}/campaigns/{draft.pk}"
+    r = client.post(f"{base}/send/", {"at": "not a time"}, follow=True)
+    assert b"YYYY-MM-DD HH:MM" in r.content
+    client.post(f"{base}/send/", {"at": "2099-01-01 09:00"})
+    draft.refresh_from_db()
+    assert draft.status == Campaign.Status.SCHEDULED
+    assert draft.scheduled_at.year == 2099
+    client.post(f"{base}/pause/")
+    draft.refresh_from_db()
+    assert draft.status == Campaign.Status.PAUSED
+    r = client.post(f"{base}/pause/", follow=True)  # not from paused: a message, no 500
+    assert b"cannot become paused" in r.content
+    client.post(f"{base}/cancel/")
+    draft.refresh_from_db()
+    assert draft.status == Campaign.Status.CANCELLED
+    r = client.get(f"/console/b/{brand.pk}/audit/")
+    assert b"Hello" not in r.content  # never started: nothing was sent to anyone
