@@ -112,7 +112,7 @@ def run(quick: bool) -> str:
                 r["won"],
                 r["sum"],
                 r["empty"],
-                r["other"],
+                ", ".join(r["other"]) or "none",
                 "clean" if r["ledger_ok"] else "BROKEN",
             ]
         )
