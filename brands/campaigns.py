@@ -32,7 +32,7 @@ from django.utils import timezone
 from config.bulk import insert_rows
 from config.errors import Conflict, DomainError, InvalidInput, NotFound
 
-from . import segments
+from . import audit, segments
 from .models import Brand, Campaign, Delivery, ExclusiveSale, Follow, Offer, OfferClaim
 from .selectors import CAN_MARKET, CAN_READ, brand_for_member
 
@@ -155,7 +155,15 @@ def campaign_schedule(
         if c.status == Status.SENDING:
             c.started_at = now
         c.save(update_fields=["rules", "scheduled_at", "status", "started_at"])
-        if c.status == Status.SENDING:
+        sending = c.status == Status.SENDING
+        audit.record(
+            brand=brand,
+            actor=acting_user,
+            action=audit.Action.CAMPAIGN_SENT if sending else audit.Action.CAMPAIGN_SCHEDULED,
+            campaign=c,
+            at=None if sending else c.scheduled_at.isoformat(),
+        )
+        if sending:
             _enqueue_batch(c.pk)
     return c
 
@@ -183,9 +191,17 @@ def _set_status(
                 c.started_at = timezone.now()
                 fields.append("started_at")
         c.save(update_fields=fields)
+        audit.record(brand=brand, actor=acting_user, action=_AUDIT_ACTION[to], campaign=c)
         if to == Status.SENDING:
             _enqueue_batch(c.pk)
     return c
+
+
+_AUDIT_ACTION = {
+    Status.PAUSED: audit.Action.CAMPAIGN_PAUSED,
+    Status.SENDING: audit.Action.CAMPAIGN_RESUMED,
+    Status.CANCELLED: audit.Action.CAMPAIGN_CANCELLED,
+}
 
 
 def campaign_pause(*, brand_id: int, acting_user, campaign_id: int) -> Campaign:

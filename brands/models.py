@@ -381,3 +381,126 @@ class SaleOrder(models.Model):
 
     def __str__(self) -> str:
         return f"sale {self.sale_id} to {self.user_id}"
+
+
+# --- console: audit log, team invites, second factor (issue 11, docs/CONSOLE.md) ----------
+
+
+class AuditEvent(models.Model):
+    """Who did what in a brand, written by the brands services in the same transaction as
+    the action itself (so a rolled-back action leaves no entry and a committed one always
+    has one). Append-only: nothing updates or deletes these rows except the brand's own
+    deletion."""
+
+    class Action(models.TextChoices):
+        CAMPAIGN_SENT = "campaign.sent", "sent a campaign"
+        CAMPAIGN_SCHEDULED = "campaign.scheduled", "scheduled a campaign"
+        CAMPAIGN_PAUSED = "campaign.paused", "paused a campaign"
+        CAMPAIGN_RESUMED = "campaign.resumed", "resumed a campaign"
+        CAMPAIGN_CANCELLED = "campaign.cancelled", "cancelled a campaign"
+        CAMPAIGN_TEST = "campaign.test", "sent a test to themselves"
+        OFFER_CREATED = "offer.created", "created an offer"
+        OFFER_STOPPED = "offer.stopped", "stopped an offer"
+        SALE_CREATED = "sale.created", "created an exclusive sale"
+        SALE_STOPPED = "sale.stopped", "stopped an exclusive sale"
+        SEGMENT_CREATED = "segment.created", "created a segment"
+        TEAM_ADDED = "team.added", "added a team member"
+        TEAM_ROLE = "team.role", "changed a role"
+        TEAM_REMOVED = "team.removed", "removed a team member"
+        INVITE_SENT = "invite.sent", "invited a colleague"
+        INVITE_REVOKED = "invite.revoked", "revoked an invite"
+        INVITE_ACCEPTED = "invite.accepted", "accepted an invite"
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=24, choices=Action.choices)
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    segment = models.ForeignKey(
+        Segment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    offer = models.ForeignKey(
+        Offer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sale = models.ForeignKey(
+        ExclusiveSale, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Names and values as they were at the time (objects get renamed or deleted later):
+    # {"campaign": "...", "segment": "...", "member": "+1...", "role": "...", "at": "..."}.
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "-created_at", "-id"], name="audit_brand_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_id} {self.action} in {self.brand_id}"
+
+
+class TeamInvite(models.Model):
+    """An owner's invitation to join a brand's team with a role, sent by email or SMS.
+    The link carries a random token; only its SHA-256 digest is stored."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="invites")
+    role = models.CharField(max_length=10, choices=BrandMember.Role.choices)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+    token_digest = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(email="") & ~Q(phone="")) | (~Q(email="") & Q(phone="")),
+                name="invite_email_xor_phone",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"invite to {self.brand_id} for {self.email or self.phone}"
+
+    @property
+    def address(self) -> str:
+        return self.email or self.phone
+
+    def state(self, now=None) -> str:
+        now = now or timezone.now()
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= now:
+            return "expired"
+        return "pending"
+
+
+class ConsoleSecondFactor(models.Model):
+    """A console user's TOTP authenticator (RFC 6238). Confirmed once a code from the app
+    matched; until then sign-in does not ask for it. `last_step` refuses a code that was
+    already used (replay within its 30 s window). Recovery codes are stored as digests
+    and each works once."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="console_second_factor"
+    )
+    # Fernet-encrypted with the at-rest keys of payments.merchant_secrets (never plain).
+    secret = models.CharField(max_length=255)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_step = models.BigIntegerField(default=0)
+    recovery_digests = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"second factor of {self.user_id}"

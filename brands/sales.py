@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from config.errors import Conflict, DomainError, InvalidInput, NotFound
 
+from . import audit
 from .models import Brand, ExclusiveSale, Follow, SaleOrder
 from .selectors import CAN_MARKET, brand_for_member
 
@@ -90,25 +91,31 @@ def sale_create(
         fields["ends_at"] = ["After starts_at."]
     if fields:
         raise InvalidInput(next(iter(fields.values()))[0], fields=fields)
-    return ExclusiveSale.objects.create(
-        brand=brand,
-        title=(title or "").strip()[:120] or "Exclusive sale",
-        price_minor=price_minor,
-        currency=brand.currency,
-        stock_total=stock,
-        stock_left=stock,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        followers_only=followers_only,
-    )
+    with transaction.atomic():
+        sale = ExclusiveSale.objects.create(
+            brand=brand,
+            title=(title or "").strip()[:120] or "Exclusive sale",
+            price_minor=price_minor,
+            currency=brand.currency,
+            stock_total=stock,
+            stock_left=stock,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            followers_only=followers_only,
+        )
+        audit.record(brand=brand, actor=acting_user, action=audit.Action.SALE_CREATED, sale=sale)
+    return sale
 
 
 def sale_stop(*, brand_id: int, acting_user, sale_id: int) -> ExclusiveSale:
     brand = brand_for_member(brand_id=brand_id, user=acting_user, roles=CAN_MARKET)
-    if not ExclusiveSale.objects.filter(brand=brand, pk=sale_id).update(is_active=False):
-        raise NotFound("No such sale.", code="sale_not_found")
+    with transaction.atomic():
+        if not ExclusiveSale.objects.filter(brand=brand, pk=sale_id).update(is_active=False):
+            raise NotFound("No such sale.", code="sale_not_found")
+        sale = ExclusiveSale.objects.get(pk=sale_id)
+        audit.record(brand=brand, actor=acting_user, action=audit.Action.SALE_STOPPED, sale=sale)
     cache.set(_soldout_key(sale_id), 1, timeout=7 * 86400)
-    return ExclusiveSale.objects.get(pk=sale_id)
+    return sale
 
 
 def _reserve(sale: ExclusiveSale) -> bool:

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from config.errors import Conflict, DomainError, InvalidInput, NotFound
 
-from . import segments
+from . import audit, segments
 from .models import Brand, BrandBlock, BrandMember, Follow, Offer, OfferClaim, PersonTag, Segment
 from .selectors import CAN_MANAGE_TEAM, CAN_MARKET, CAN_READ, brand_for_member
 
@@ -75,9 +75,25 @@ def brand_member_set(*, brand_id: int, acting_user, user, role: str) -> BrandMem
         member, created = BrandMember.objects.get_or_create(
             brand=brand, user=user, defaults={"role": role}
         )
-        if not created and member.role != role:
+        if created:
+            audit.record(
+                brand=brand,
+                actor=acting_user,
+                action=audit.Action.TEAM_ADDED,
+                member=user.phone,
+                role=role,
+            )
+        elif member.role != role:
             if member.role == Role.OWNER and _owner_count(brand) == 1:
                 raise Conflict("A brand keeps at least one owner.", code="last_owner")
+            audit.record(
+                brand=brand,
+                actor=acting_user,
+                action=audit.Action.TEAM_ROLE,
+                member=user.phone,
+                role=role,
+                was=member.role,
+            )
             member.role = role
             member.save(update_fields=["role"])
     return member
@@ -93,6 +109,13 @@ def brand_member_remove(*, brand_id: int, acting_user, user) -> None:
         if member.role == Role.OWNER and _owner_count(brand) == 1:
             raise Conflict("A brand keeps at least one owner.", code="last_owner")
         member.delete()
+        audit.record(
+            brand=brand,
+            actor=acting_user,
+            action=audit.Action.TEAM_REMOVED,
+            member=user.phone,
+            role=member.role,
+        )
 
 
 def _owner_count(brand: Brand) -> int:
@@ -234,9 +257,13 @@ def segment_save(
     name = (name or "").strip()[:120] or "Untitled segment"
     with transaction.atomic():
         if segment_id is None:
-            return Segment.objects.create(
+            seg = Segment.objects.create(
                 brand=brand, name=name, rules=rules, created_by=acting_user
             )
+            audit.record(
+                brand=brand, actor=acting_user, action=audit.Action.SEGMENT_CREATED, segment=seg
+            )
+            return seg
         seg = Segment.objects.select_for_update().filter(brand=brand, pk=segment_id).first()
         if seg is None:
             raise NotFound("No such segment.", code="segment_not_found")
@@ -292,26 +319,32 @@ def offer_create(
         fields["quantity_cap"] = ["At least 1, or leave it empty for no cap."]
     if fields:
         raise InvalidInput(next(iter(fields.values()))[0], fields=fields)
-    return Offer.objects.create(
-        brand=brand,
-        title=(title or "").strip()[:120] or "Offer",
-        kind=kind,
-        amount_off_minor=amount_off_minor if kind == Offer.Kind.AMOUNT else 0,
-        percent_off=percent_off if kind == Offer.Kind.PERCENT else 0,
-        currency=brand.currency,
-        min_spend_minor=min_spend_minor,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        quantity_cap=quantity_cap,
-    )
+    with transaction.atomic():
+        offer = Offer.objects.create(
+            brand=brand,
+            title=(title or "").strip()[:120] or "Offer",
+            kind=kind,
+            amount_off_minor=amount_off_minor if kind == Offer.Kind.AMOUNT else 0,
+            percent_off=percent_off if kind == Offer.Kind.PERCENT else 0,
+            currency=brand.currency,
+            min_spend_minor=min_spend_minor,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            quantity_cap=quantity_cap,
+        )
+        audit.record(brand=brand, actor=acting_user, action=audit.Action.OFFER_CREATED, offer=offer)
+    return offer
 
 
 def offer_stop(*, brand_id: int, acting_user, offer_id: int) -> Offer:
     brand = brand_for_member(brand_id=brand_id, user=acting_user, roles=CAN_MARKET)
-    updated = Offer.objects.filter(brand=brand, pk=offer_id).update(is_active=False)
-    if not updated:
-        raise NotFound("No such offer.", code="offer_not_found")
-    return Offer.objects.get(pk=offer_id)
+    with transaction.atomic():
+        updated = Offer.objects.filter(brand=brand, pk=offer_id).update(is_active=False)
+        if not updated:
+            raise NotFound("No such offer.", code="offer_not_found")
+        offer = Offer.objects.get(pk=offer_id)
+        audit.record(brand=brand, actor=acting_user, action=audit.Action.OFFER_STOPPED, offer=offer)
+    return offer
 
 
 def offer_claim(*, offer_id: int, user) -> OfferClaim:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from brands import audit
 from brands.campaigns import _message_for  # the engine's own message shape, not a copy
 from brands.models import Campaign, Follow
 from brands.selectors import CAN_MARKET, brand_for_member
@@ -50,5 +51,8 @@ def campaign_send_test(*, brand_id: int, acting_user, campaign: Campaign) -> int
                     payload=payload,
                 )
             ],
+        )
+        audit.record(
+            brand=brand, actor=acting_user, action=audit.Action.CAMPAIGN_TEST, campaign=campaign
         )
     return out[acting_user.pk][0]

@@ -12,6 +12,7 @@ import json
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
+from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -19,9 +20,9 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from accounts.phones import normalize_phone
+from brands import audit, segments, services
 from brands import campaigns as campaign_svc
-from brands import segments, services
-from brands.models import BrandMember, Campaign
+from brands.models import BrandMember
 from brands.selectors import (
     CAN_MANAGE_TEAM,
     CAN_MARKET,
@@ -404,16 +405,32 @@ def campaign_action(request, brand, campaign_id: int, action: str):
     return redirect("console:campaign", brand_id=brand.pk, campaign_id=c.pk)
 
 
+AUDIT_PAGE_SIZE = 50
+AUDIT_FILTERS = [
+    ("", "Everything"),
+    ("campaign.", "Campaigns"),
+    ("offer.", "Offers"),
+    ("sale.", "Exclusive sales"),
+    ("segment.", "Segments"),
+    ("team.", "Team"),
+    ("invite.", "Invites"),
+]
+
+
 @console_view()
 def audit_log(request, brand):
-    """Who sent what to which segment: the campaigns themselves carry the author, the
-    frozen rules and the start time (brands has no separate audit table)."""
-    sent = (
-        Campaign.objects.filter(brand=brand, started_at__isnull=False)
-        .select_related("created_by", "segment")
-        .order_by("-started_at", "-id")[:200]
+    """Who did what, newest first: brands.audit's log, written by the services in the
+    same transaction as each action (so API and console actions are both here)."""
+    what = request.GET.get("what", "")
+    if what not in dict(AUDIT_FILTERS):
+        what = ""
+    pages = Paginator(audit.events_of(brand=brand, action=what), AUDIT_PAGE_SIZE)
+    page = pages.get_page(request.GET.get("page"))
+    return render(
+        request,
+        "console/audit.html",
+        _ctx(request, brand, page=page, what=what, filters=AUDIT_FILTERS),
     )
-    return render(request, "console/audit.html", _ctx(request, brand, sent=sent))
 
 
 # --- offers -----------------------------------------------------------------------------

@@ -3,42 +3,22 @@ CSRF and the CSP header."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 
 from brands import campaigns, services
 from brands.models import BrandMember, Campaign, Segment
-
-PASSWORD = "correct horse battery"
+from tests.console.conftest import PASSWORD, signed_in, with_password
 
 pytestmark = pytest.mark.django_db
 
 
-def _with_password(user):
-    user.set_password(PASSWORD)
-    user.save()
-    return user
-
-
-def signed_in(user, **kw) -> Client:
-    _with_password(user)
-    client = Client(**kw)
-    assert client.login(phone=user.phone, password=PASSWORD)
-    return client
-
-
-@pytest.fixture
-def analyst(make_user, brand, owner):
-    user = make_user("Analyst")
-    services.brand_member_set(brand_id=brand.pk, acting_user=owner, user=user, role="analyst")
-    return user
-
-
-@pytest.fixture
-def marketer(make_user, brand, owner):
-    user = make_user("Marketer")
-    services.brand_member_set(brand_id=brand.pk, acting_user=owner, user=user, role="marketer")
-    return user
+def audit_rows(response) -> list[tuple[str, str]]:
+    """(action, row text) for each row of the audit page, newest first."""
+    html = response.content.decode()
+    return re.findall(r'<tr class="audit-row" data-action="([a-z.]+)">(.*?)</tr>', html, re.S)
 
 
 @pytest.fixture
@@ -64,7 +44,7 @@ def draft(brand, owner, followers, floor):
 
 
 def test_sign_in_with_password_lands_on_the_brand_dashboard(brand, owner):
-    _with_password(owner)
+    with_password(owner)
     client = Client()
     r = client.post("/console/login/", {"phone": owner.phone, "password": PASSWORD})
     assert r.status_code == 302
@@ -77,8 +57,8 @@ def test_sign_in_with_password_lands_on_the_brand_dashboard(brand, owner):
 
 
 def test_wrong_password_and_non_members_are_refused_alike(owner, make_user, brand):
-    _with_password(owner)
-    stranger = _with_password(make_user("Stranger"))
+    with_password(owner)
+    stranger = with_password(make_user("Stranger"))
     bad = Client().post("/console/login/", {"phone": owner.phone, "password": "nope"})
     outsider = Client().post("/console/login/", {"phone": stranger.phone, "password": PASSWORD})
     assert bad.status_code == outsider.status_code == 400
@@ -359,5 +339,13 @@ def test_schedule_pause_and_cancel_from_the_campaign_page(brand, owner, draft):
     client.post(f"{base}/cancel/")
     draft.refresh_from_db()
     assert draft.status == Campaign.Status.CANCELLED
+    # The audit log has who scheduled, paused and cancelled it, and no send: a campaign
+    # that never started is never reported as sent to anyone.
     r = client.get(f"/console/b/{brand.pk}/audit/")
-    assert b"Hello" not in r.content  # never started: nothing was sent to anyone
+    rows = audit_rows(r)
+    assert [a for a, _ in rows if "Hello" in _] == [
+        "campaign.cancelled",
+        "campaign.paused",
+        "campaign.scheduled",
+    ]
+    assert not any(a == "campaign.sent" for a, _ in rows)
