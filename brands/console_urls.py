@@ -22,10 +22,12 @@ urlpatterns = [
     path(B + "campaigns/new/", v.campaign_new, name="campaign_new"),
     path(B + "campaigns/<int:campaign_id>/", v.campaign_detail, name="campaign"),
     path(B + "campaigns/<int:campaign_id>/progress.json", v.campaign_progress, name="progress"),
+    path(B + "campaigns/<int:campaign_id>/live/", v.campaign_live, name="campaign_live"),
     path(
         B + "campaigns/<int:campaign_id>/<str:action>/", v.campaign_action, name="campaign_action"
     ),
     path(B + "offers/", v.offer_list, name="offers"),
+    path(B + "offers/live/<str:part>/", v.offers_live, name="offers_live"),
     path(B + "offers/<int:offer_id>/stop/", v.offer_stop, name="offer_stop"),
     path(B + "sales/new/", v.sale_new, name="sale_new"),
     path(B + "sales/<int:sale_id>/stop/", v.sale_stop, name="sale_stop"),

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.core.paginator import Paginator
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -319,9 +319,7 @@ def _funnel_rows(variant: dict) -> list[tuple[str, float, str]]:
     return rows
 
 
-@console_view()
-def campaign_detail(request, brand, campaign_id: int):
-    c = campaign_for_brand(brand=brand, campaign_id=campaign_id)
+def _campaign_live_ctx(request, brand, c) -> dict:
     funnel = campaign_svc.campaign_funnel(
         brand_id=brand.pk, acting_user=request.user, campaign_id=c.pk
     )
@@ -331,20 +329,45 @@ def campaign_detail(request, brand, campaign_id: int):
     variant_charts = [
         (name, charts.hbar_chart(_funnel_rows(v)), v) for name, v in funnel["variants"].items()
     ]
+    return {
+        "c": c,
+        "funnel": funnel,
+        "progress": progress,
+        "variant_charts": variant_charts,
+        "live": progress["status"] in queries.IN_FLIGHT,
+    }
+
+
+# How often the live parts of a page poll (console.js reads X-Poll-After, in ms): fast
+# while a campaign sends, slower afterwards (reads, claims and redemptions keep coming).
+POLL_FAST_MS = 2000
+POLL_SLOW_MS = 5000
+
+
+def _live(response, every_ms: int):
+    response["X-Poll-After"] = str(every_ms)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@console_view()
+def campaign_detail(request, brand, campaign_id: int):
+    c = campaign_for_brand(brand=brand, campaign_id=campaign_id)
     return render(
         request,
         "console/campaign.html",
-        _ctx(
-            request,
-            brand,
-            c=c,
-            funnel=funnel,
-            progress=progress,
-            variant_charts=variant_charts,
-            schedule=ScheduleForm(),
-            live=c.status in queries.IN_FLIGHT,
-        ),
+        _ctx(request, brand, schedule=ScheduleForm(), **_campaign_live_ctx(request, brand, c)),
     )
+
+
+@console_view()
+def campaign_live(request, brand, campaign_id: int):
+    """The campaign page's live part (progress bar and funnel) as an HTML fragment, polled
+    by console.js (no inline script; the CSP allows only our own files)."""
+    c = campaign_for_brand(brand=brand, campaign_id=campaign_id)
+    live = _campaign_live_ctx(request, brand, c)
+    response = render(request, "console/_campaign_live.html", _ctx(request, brand, **live))
+    return _live(response, POLL_FAST_MS if live["live"] else POLL_SLOW_MS)
 
 
 @console_view()
@@ -481,6 +504,18 @@ def offer_list(request, brand):
     )
 
 
+@console_view()
+def offers_live(request, brand, part: str):
+    """Claims against caps, or stock left, as a fragment console.js swaps in."""
+    if part == "offers":
+        template, extra = "console/_offers_table.html", {"offers": offers_of(brand=brand)}
+    elif part == "sales":
+        template, extra = "console/_sales_table.html", {"sales": brand.sales.order_by("-id")}
+    else:
+        raise Http404
+    return _live(render(request, template, _ctx(request, brand, **extra)), POLL_SLOW_MS)
+
+
 @console_view(CAN_MARKET)
 @require_POST
 def offer_stop(request, brand, offer_id: int):
@@ -529,8 +564,6 @@ def sale_stop(request, brand, sale_id: int):
 
     sale = brand.sales.filter(pk=sale_id).first()
     if sale is None:
-        from django.http import Http404
-
         raise Http404
     sales.sale_stop(brand_id=brand.pk, acting_user=request.user, sale_id=sale.pk)
     messages.success(request, "Sale stopped.")
@@ -583,8 +616,6 @@ def team(request, brand):
 def team_member(request, brand, user_id: int, action: str):
     member = BrandMember.objects.filter(brand=brand, user_id=user_id).select_related("user").first()
     if member is None:
-        from django.http import Http404
-
         raise Http404
     try:
         if action == "role":
