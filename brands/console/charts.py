@@ -60,7 +60,8 @@ def hbar_chart(rows: list[tuple[str, float, str]], *, width: int = 560) -> str:
             f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}" class="bar"/>'
         )
         parts.append(
-            f'<text x="{label_w + w + 6:.1f}" y="{y + 17}" class="val">{escape(text)}</text>'
+            f'<text x="{label_w + w + 6:.1f}" y="{y + 17}" class="val" '
+            f'data-key="{escape(name)}">{escape(text)}</text>'
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text part above is escape()d

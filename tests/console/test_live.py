@@ -25,8 +25,8 @@ def part(html: str, name: str) -> str:
 
 
 def funnel_value(html: str, key: str) -> str:
-    """The shown value of one funnel row (the SVG's label then its value text)."""
-    m = re.search(rf'class="axis">{key}</text><rect[^>]*/><text[^>]*class="val">([^<]*)<', html)
+    """The shown value of one funnel row (variant A's chart comes first)."""
+    m = re.search(rf'data-key="{key}">([^<]*)<', html)
     assert m, key
     return m.group(1)
 

@@ -1,5 +1,7 @@
 """Seed a demo brand for the console (browser tests, local demos): a brand, an owner, a
-marketer and an analyst with passwords, a second brand, and followers in two regions.
+marketer and an analyst with passwords, a second brand, followers in two regions, and a
+merchant (payments) linked to the brand, so offers sent in campaigns can be redeemed at
+its checkout and the funnel's "redeemed" and revenue move.
 
     manage.py console_demo --password 'secret' [--followers 300] [--prefix +1212555]
 
@@ -45,7 +47,14 @@ class Command(BaseCommand):
         marketer = with_password(person(9002, "Demo marketer"))
         analyst = with_password(person(9003, "Demo analyst"))
         rival = with_password(person(9004, "Rival owner"))
-        brand = services.brand_create(name=name, owner=owner, description="Console demo")
+        from payments.services.merchants import merchant_create
+
+        merchant, _key = merchant_create(
+            name=f"{name} shop", country="US", city="New York", currency="USD", mcc="5814"
+        )
+        brand = services.brand_create(
+            name=name, owner=owner, description="Console demo", merchant_id=merchant.id
+        )
         services.brand_member_set(
             brand_id=brand.pk, acting_user=owner, user=marketer, role="marketer"
         )
@@ -60,6 +69,7 @@ class Command(BaseCommand):
             json.dumps(
                 {
                     "brand_id": brand.pk,
+                    "merchant_id": merchant.id,
                     "other_brand_id": other.pk,
                     "owner": owner.phone,
                     "marketer": marketer.phone,
