@@ -17,10 +17,11 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from django.urls import path  # noqa: E402
 
 from chat.consumers import PlazaConsumer  # noqa: E402
+from config.threads import WarmRequestThreads  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": ASGIStaticFilesHandler(django_asgi_app),
+        "http": WarmRequestThreads(ASGIStaticFilesHandler(django_asgi_app)),
         "websocket": URLRouter([path("ws/", PlazaConsumer.as_asgi())]),
     }
 )
