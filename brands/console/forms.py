@@ -15,6 +15,14 @@ class LoginForm(forms.Form):
     password = forms.CharField(widget=forms.PasswordInput, max_length=256)
 
 
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        max_length=32,
+        label="Code from your authenticator app (or a recovery code)",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text"}),
+    )
+
+
 class SegmentForm(forms.Form):
     name = forms.CharField(max_length=120, required=False)
     combine = forms.ChoiceField(choices=[("and", "ALL of (AND)"), ("or", "ANY of (OR)")])

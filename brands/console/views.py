@@ -6,8 +6,11 @@ again); DomainErrors come back as form messages, never 500s.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import functools
 import json
+import time
 
 from django.conf import settings
 from django.contrib import messages
@@ -35,13 +38,15 @@ from brands.selectors import (
     segments_of,
 )
 from config.errors import DomainError, RateLimited
+from config.qr import qr_png
 from config.ratelimit import check_rate, client_ip
 
-from . import charts, queries, rules, testsend
+from . import charts, queries, rules, testsend, totp
 from .auth import console_view, csp
 from .forms import (
     RULE_CHOICES,
     CampaignForm,
+    CodeForm,
     CompareForm,
     InviteForm,
     LoginForm,
@@ -70,6 +75,34 @@ def _ctx(request, brand, **kw):
 # --- sign in ----------------------------------------------------------------------------
 
 
+# The second step of a sign-in with TOTP on: who passed the password, until when, and
+# where to go after. Kept in the (still anonymous) session; login() happens only after
+# the code, and cycles the session key.
+PENDING = "console_2fa"
+PENDING_SECONDS = 300
+TOTP_RATE_PER_USER = "5/m,20/h"
+
+
+def _safe_next(nxt: str) -> str:
+    if nxt.startswith("/console/") and not nxt.startswith("//"):
+        return nxt
+    return "/console/"
+
+
+def _sign_in(request, user, nxt: str):
+    """Password (or invite) accepted: sign in now, or ask for the TOTP code first."""
+    if totp.totp_enabled(user=user):
+        request.session[PENDING] = {
+            "uid": user.pk,
+            "until": time.time() + PENDING_SECONDS,
+            "next": _safe_next(nxt),
+            "backend": getattr(user, "backend", settings.AUTHENTICATION_BACKENDS[0]),
+        }
+        return redirect("console:login_code")
+    login(request, user, backend=getattr(user, "backend", settings.AUTHENTICATION_BACKENDS[0]))
+    return redirect(_safe_next(nxt))
+
+
 @csp
 def login_view(request):
     form = LoginForm(request.POST or None)
@@ -89,14 +122,115 @@ def login_view(request):
                 form.add_error(None, "Wrong phone or password, or no brand team membership.")
                 status = 400
             else:
-                login(request, user)
-                nxt = request.GET.get("next", "")
-                if nxt.startswith("/console/") and not nxt.startswith("//"):
-                    return redirect(nxt)
-                return redirect("console:home")
+                return _sign_in(request, user, request.GET.get("next", ""))
     elif request.method == "POST":
         status = 400
     return render(request, "console/login.html", {"form": form}, status=status)
+
+
+@csp
+def login_code(request):
+    """Sign-in, step two: the authenticator's code (or a recovery code)."""
+    pending = request.session.get(PENDING)
+    user = None
+    if pending and pending.get("until", 0) > time.time():
+        user = User.objects.filter(pk=pending["uid"], is_active=True).first()
+    if user is None:
+        request.session.pop(PENDING, None)
+        messages.error(request, "Sign in again: the code step expired.")
+        return redirect("console:login")
+    form = CodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                check_rate("console.totp", str(user.pk), TOTP_RATE_PER_USER)
+                check_rate("console.totp.ip", client_ip(request), settings.LOGIN_RATE_PER_IP)
+                how = totp.totp_check(user=user, code=form.cleaned_data["code"])
+            except RateLimited as exc:
+                form.add_error(None, f"Too many attempts; try again in {exc.retry_after} s.")
+                status = 429
+            except totp.CodeWrong as exc:
+                form.add_error("code", exc.message)
+            else:
+                del request.session[PENDING]
+                login(request, user, backend=pending["backend"])
+                if how == "recovery":
+                    left = totp.recovery_codes_left(user=user)
+                    messages.warning(
+                        request,
+                        f"You used a recovery code; {left} left. Set up your authenticator "
+                        "again under Account if you lost it.",
+                    )
+                return redirect(_safe_next(pending.get("next", "")))
+    return render(request, "console/login_code.html", {"form": form}, status=status)
+
+
+def signed_in_only(view):
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect(f"/console/login/?next={request.path}")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@csp
+@signed_in_only
+def account(request):
+    """The person's own settings: two-step sign-in (TOTP) on and off."""
+    user = request.user
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    form = CodeForm(request.POST or None) if action in ("confirm", "disable") else CodeForm()
+    recovery = None
+    status = 200
+    if action == "begin":
+        try:
+            totp.totp_begin(user=user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        return redirect("console:account")
+    if action == "cancel":
+        if not totp.totp_enabled(user=user):
+            totp.ConsoleSecondFactor.objects.filter(user=user).delete()
+        return redirect("console:account")
+    if action in ("confirm", "disable"):
+        status = 400
+        if form.is_valid():
+            try:
+                check_rate("console.totp.account", str(user.pk), TOTP_RATE_PER_USER)
+                if action == "confirm":
+                    recovery = totp.totp_confirm(user=user, code=form.cleaned_data["code"])
+                    status = 200
+                else:
+                    totp.totp_disable(user=user, code=form.cleaned_data["code"])
+                    messages.success(request, "Two-step sign-in is off.")
+                    return redirect("console:account")
+            except RateLimited as exc:
+                form.add_error(None, f"Too many attempts; try again in {exc.retry_after} s.")
+                status = 429
+            except DomainError as exc:
+                form.add_error("code", exc.message)
+    pending = None if recovery else totp.totp_pending_secret(user=user)
+    qr = None
+    if pending:
+        qr = "data:image/png;base64," + base64.b64encode(qr_png(pending[1])).decode()
+    return render(
+        request,
+        "console/account.html",
+        {
+            "enabled": totp.totp_enabled(user=user),
+            "pending": pending,
+            "qr": qr,
+            "form": form,
+            "recovery": recovery,
+            "recovery_left": totp.recovery_codes_left(user=user),
+            "my_brands": brands_of_member(user=user),
+        },
+        status=status,
+    )
 
 
 @csp
