@@ -14,6 +14,7 @@ urlpatterns = [
     path("login/code/", v.login_code, name="login_code"),
     path("logout/", v.logout_view, name="logout"),
     path("account/", v.account, name="account"),
+    path("invite/<str:token>/", v.invite_accept, name="invite_accept"),
     path(B, v.dashboard, name="dashboard"),
     path(B + "segments/", v.segment_list, name="segments"),
     path(B + "segments/new/", v.segment_edit, name="segment_new"),
@@ -34,6 +35,7 @@ urlpatterns = [
     path(B + "sales/new/", v.sale_new, name="sale_new"),
     path(B + "sales/<int:sale_id>/stop/", v.sale_stop, name="sale_stop"),
     path(B + "team/", v.team, name="team"),
+    path(B + "team/invites/<int:invite_id>/revoke/", v.invite_revoke, name="invite_revoke"),
     path(B + "team/<int:user_id>/<str:action>/", v.team_member, name="team_member"),
     path(B + "audit/", v.audit_log, name="audit"),
 ]

@@ -21,3 +21,12 @@ def campaign_send_batch_result(campaign_id: int) -> str:
 def campaigns_due_task() -> int:
     """Beat, every minute: start scheduled campaigns and deferred passes whose time came."""
     return campaigns.campaigns_due()
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def invite_email_task(to: str, subject: str, body: str) -> None:
+    """A team invite by email (brands.invites), through Django's email backend."""
+    from django.conf import settings
+    from django.core.mail import send_mail
+
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])

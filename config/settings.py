@@ -418,3 +418,24 @@ if PRODUCTION:
     SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False
+
+# --- brand console: email for team invites, invite lifetime (docs/CONSOLE.md) ----------
+# Development prints emails to the console; production sends with SMTP from these.
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587 if PRODUCTION else 25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=PRODUCTION)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Plaza console <no-reply@localhost>")
+CONSOLE_INVITE_TTL_HOURS = env.int("CONSOLE_INVITE_TTL_HOURS", default=72)
+# Links in invites: this origin (e.g. https://console.example.com) or, when empty, the
+# origin of the owner's own request.
+CONSOLE_BASE_URL = env.str("CONSOLE_BASE_URL", default="")

@@ -125,8 +125,61 @@ class OfferForm(forms.Form):
 
 
 class InviteForm(forms.Form):
-    phone = forms.CharField(max_length=32, label="Colleague's phone (E.164)")
+    contact = forms.CharField(
+        max_length=254, label="Colleague's email, or phone in international form (+1…)"
+    )
     role = forms.ChoiceField(choices=BrandMember.Role.choices)
+
+
+class InvitePhoneForm(forms.Form):
+    phone = forms.CharField(max_length=32, label="Your phone (the one of your Plaza account)")
+
+
+class InviteAcceptForm(forms.Form):
+    """What the invitee types: an SMS code (email invites), then either their existing
+    password or a new one (twice), checked with Django's password validators."""
+
+    code = forms.CharField(max_length=12, required=False, label="Code we sent by SMS")
+    password = forms.CharField(widget=forms.PasswordInput, max_length=256, required=False)
+    new_password1 = forms.CharField(
+        widget=forms.PasswordInput, max_length=256, required=False, label="Choose a password"
+    )
+    new_password2 = forms.CharField(
+        widget=forms.PasswordInput, max_length=256, required=False, label="Repeat it"
+    )
+
+    def __init__(self, *args, needs_code: bool, has_password: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.needs_code, self.has_password = needs_code, has_password
+        if not needs_code:
+            del self.fields["code"]
+        if has_password:
+            del self.fields["new_password1"], self.fields["new_password2"]
+            self.fields["password"].label = "Your console password"
+        else:
+            del self.fields["password"]
+
+    def clean(self):
+        from django.contrib.auth.password_validation import validate_password
+
+        data = super().clean()
+        if self.needs_code and not (data.get("code") or "").strip():
+            self.add_error("code", "Type the code we sent to your phone.")
+        if self.has_password:
+            if not data.get("password"):
+                self.add_error("password", "Type your password.")
+        else:
+            p1, p2 = data.get("new_password1") or "", data.get("new_password2") or ""
+            if not p1:
+                self.add_error("new_password1", "Choose a password.")
+            elif p1 != p2:
+                self.add_error("new_password2", "The two passwords differ.")
+            else:
+                try:
+                    validate_password(p1)
+                except forms.ValidationError as exc:
+                    self.add_error("new_password1", exc)
+        return data
 
 
 class RoleForm(forms.Form):

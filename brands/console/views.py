@@ -23,7 +23,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from accounts.phones import normalize_phone
-from brands import audit, segments, services
+from accounts.services import otp_confirm, otp_request, user_get_or_create_by_phone
+from brands import audit, invites, segments, services
 from brands import campaigns as campaign_svc
 from brands.models import BrandMember
 from brands.selectors import (
@@ -48,7 +49,9 @@ from .forms import (
     CampaignForm,
     CodeForm,
     CompareForm,
+    InviteAcceptForm,
     InviteForm,
+    InvitePhoneForm,
     LoginForm,
     OfferForm,
     RoleForm,
@@ -716,31 +719,136 @@ def team(request, brand):
         if request.role not in CAN_MANAGE_TEAM:
             return _forbidden(request)
         if form.is_valid():
-            phone = normalize_phone(form.cleaned_data["phone"])
-            user = User.objects.filter(phone=phone).first() if phone else None
-            if user is None:
-                form.add_error("phone", "No Plaza user with that phone; ask them to sign up first.")
+            d = form.cleaned_data
+            try:
+                invite, _link = invites.invite_create(
+                    brand_id=brand.pk,
+                    acting_user=request.user,
+                    address=d["contact"],
+                    role=d["role"],
+                    base_url=settings.CONSOLE_BASE_URL or request.build_absolute_uri("/"),
+                )
+            except RateLimited as exc:
+                form.add_error(None, f"Too many invites; try again in {exc.retry_after} s.")
+                status = 429
+            except DomainError as exc:
+                form.add_error("contact", exc.message)
                 status = 400
             else:
-                try:
-                    services.brand_member_set(
-                        brand_id=brand.pk,
-                        acting_user=request.user,
-                        user=user,
-                        role=form.cleaned_data["role"],
-                    )
-                except DomainError as exc:
-                    form.add_error(None, exc.message)
-                    status = 400
-                else:
-                    messages.success(request, f"{phone} is now {form.cleaned_data['role']}.")
-                    return redirect("console:team", brand_id=brand.pk)
+                how = "an email" if invite.email else "a text message"
+                messages.success(
+                    request,
+                    f"Invited {invite.address} as {invite.role}: {how} with a link is on its "
+                    f"way (valid until {invite.expires_at:%Y-%m-%d %H:%M} UTC).",
+                )
+                return redirect("console:team", brand_id=brand.pk)
         else:
             status = 400
+    pending = [i for i in invites.invites_of(brand=brand)[:50] if i.state() != "accepted"]
     return render(
         request,
         "console/team.html",
-        _ctx(request, brand, members=members, form=form, roles=Role.choices),
+        _ctx(request, brand, members=members, form=form, roles=Role.choices, invites=pending),
+        status=status,
+    )
+
+
+@console_view(CAN_MANAGE_TEAM)
+@require_POST
+def invite_revoke(request, brand, invite_id: int):
+    try:
+        invite = invites.invite_revoke(
+            brand_id=brand.pk, acting_user=request.user, invite_id=invite_id
+        )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Invite to {invite.address} revoked; its link no longer works.")
+    return redirect("console:team", brand_id=brand.pk)
+
+
+INVITE_PHONE = "console_invite_phone"
+
+
+@csp
+def invite_accept(request, token: str):
+    """The invitee's page (no sign-in needed: the link is the key). Phone invites: the SMS
+    link proves the phone, so set a password (or type yours) and join. Email invites: first
+    the phone of your Plaza account, which gets an SMS code, then the code and a password."""
+    try:
+        invite = invites.invite_for_token(token=token)
+    except DomainError as exc:
+        return render(request, "console/invite.html", {"error": exc.message}, status=exc.status)
+    ip = client_ip(request)
+    phone = invite.phone
+    if invite.email:
+        held = request.session.get(INVITE_PHONE) or {}
+        phone = held.get("phone") if held.get("invite") == invite.pk else ""
+        if request.method == "POST" and request.POST.get("step") == "restart":
+            request.session.pop(INVITE_PHONE, None)
+            return redirect(request.path)
+    if not phone:  # email invite, step 1: which Plaza account?
+        form = InvitePhoneForm(request.POST or None)
+        status = 200
+        if request.method == "POST":
+            status = 400
+            if form.is_valid():
+                try:
+                    sent = otp_request(phone=form.cleaned_data["phone"], client_ip=ip)
+                except RateLimited as exc:
+                    form.add_error(None, f"Too many codes; try again in {exc.retry_after} s.")
+                    status = 429
+                except DomainError as exc:
+                    form.add_error("phone", exc.message)
+                else:
+                    request.session[INVITE_PHONE] = {"invite": invite.pk, "phone": sent.phone}
+                    return redirect(request.path)
+        return render(
+            request,
+            "console/invite.html",
+            {"invite": invite, "phone_form": form},
+            status=status,
+        )
+    user = User.objects.filter(phone=phone).first()
+    has_password = bool(user and user.has_usable_password())
+    form = InviteAcceptForm(
+        request.POST or None, needs_code=bool(invite.email), has_password=has_password
+    )
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                check_rate("console.invite", ip, settings.LOGIN_RATE_PER_IP)
+                check_rate("console.invite.phone", phone, "10/m,50/h")
+                if invite.email:
+                    # Only the phone is read: no account is created for a wrong code.
+                    otp_confirm(user=user or User(phone=phone), code=d["code"].strip())
+                if has_password:
+                    if authenticate(request, phone=phone, password=d["password"]) is None:
+                        raise DomainError("That is not your password.", code="wrong_password")
+                else:
+                    if user is None:
+                        user, _ = user_get_or_create_by_phone(phone=phone)
+                    user.set_password(d["new_password1"])
+                    user.save(update_fields=["password"])
+                member = invites.invite_accept(token=token, user=user)
+            except RateLimited as exc:
+                form.add_error(None, f"Too many attempts; try again in {exc.retry_after} s.")
+                status = 429
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                request.session.pop(INVITE_PHONE, None)
+                messages.success(request, f"Welcome to {invite.brand.name} ({member.role}).")
+                return _sign_in(request, user, f"/console/b/{invite.brand_id}/")
+    return render(
+        request,
+        "console/invite.html",
+        {"invite": invite, "form": form, "phone": phone, "has_password": has_password},
         status=status,
     )
 

@@ -133,16 +133,19 @@ def test_analyst_sees_no_send_button_and_the_post_is_refused(brand, analyst, dra
 def test_marketer_cannot_manage_the_team(brand, marketer, make_user):
     client = signed_in(marketer)
     colleague = make_user("Colleague")
-    r = client.post(f"/console/b/{brand.pk}/team/", {"phone": colleague.phone, "role": "owner"})
+    r = client.post(f"/console/b/{brand.pk}/team/", {"contact": colleague.phone, "role": "owner"})
     assert r.status_code == 403
     assert not BrandMember.objects.filter(brand=brand, user=colleague).exists()
+    assert not brand.invites.exists()
+    r = client.post(f"/console/b/{brand.pk}/team/{marketer.pk}/role/", {"role": "owner"})
+    assert r.status_code == 403
+    assert BrandMember.objects.get(brand=brand, user=marketer).role == "marketer"
 
 
-def test_owner_invites_sets_role_and_removes(brand, owner, make_user):
+def test_owner_sets_roles_and_removes(brand, owner, make_user):
     client = signed_in(owner)
     colleague = make_user("Colleague")
-    r = client.post(f"/console/b/{brand.pk}/team/", {"phone": colleague.phone, "role": "analyst"})
-    assert r.status_code == 302
+    services.brand_member_set(brand_id=brand.pk, acting_user=owner, user=colleague, role="analyst")
     client.post(f"/console/b/{brand.pk}/team/{colleague.pk}/role/", {"role": "marketer"})
     assert BrandMember.objects.get(brand=brand, user=colleague).role == "marketer"
     client.post(f"/console/b/{brand.pk}/team/{colleague.pk}/remove/")
