@@ -434,6 +434,8 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=PRODUCTION)
 EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# For django.core.mail.backends.filebased.EmailBackend (browser tests read invites here).
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "emails"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Plaza console <no-reply@localhost>")
 CONSOLE_INVITE_TTL_HOURS = env.int("CONSOLE_INVITE_TTL_HOURS", default=72)
 # Links in invites: this origin (e.g. https://console.example.com) or, when empty, the

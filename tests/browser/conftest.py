@@ -31,6 +31,7 @@ LAUNCH_ARGS = [
     "--use-fake-device-for-media-stream",
 ]
 PHONE_VIEWPORT = {"width": 390, "height": 780}
+DESKTOP_VIEWPORT = {"width": 1280, "height": 900}
 
 NO_BROWSER = (
     f"BROWSER TESTS SKIPPED: no Chromium at {CHROMIUM}. Install Debian's package "
@@ -76,6 +77,70 @@ def web_server(chromium):
     servers = start_servers(1, extra_env={"DEBUG": "true"})
     yield servers
     servers.stop()
+
+
+@pytest.fixture(scope="session")
+def console_server(chromium, tmp_path_factory):
+    """The brand console's own server: a privacy floor of 1 so one follower's read is a
+    visible step in the funnel (tests/browser/test_console.py), and emails written to
+    files so a test can open the invite link it received."""
+    emails = tmp_path_factory.mktemp("emails")
+    servers = start_servers(
+        1,
+        extra_env={
+            "DEBUG": "true",
+            "PRIVACY_MIN_AUDIENCE": "1",
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": str(emails),
+        },
+    )
+    servers.emails = emails
+    yield servers
+    servers.stop()
+
+
+CONSOLE_PASSWORD = "console demo pass 1"
+
+
+@pytest.fixture(scope="session")
+def console_demo(console_server):
+    """A demo brand (300 followers, half in FR; a merchant) with owner/marketer/analyst."""
+    import json
+
+    out = console_server.manage(
+        "console_demo", "--password", CONSOLE_PASSWORD, "--followers", "300"
+    )
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def desk(chromium):
+    """desk() → a new page in its own desktop-sized (1280 px) browser context."""
+    contexts = []
+
+    def make():
+        ctx = chromium.new_context(viewport=DESKTOP_VIEWPORT)
+        ctx.set_default_timeout(15000)
+        contexts.append(ctx)
+        page = ctx.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.errors = errors
+        return page
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+def console_sign_in(page, server, phone: str, password: str = CONSOLE_PASSWORD) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(server.url + "/console/")
+    expect(page.get_by_role("heading", name="Sign in to your brand")).to_be_visible()
+    page.get_by_label("Phone").fill(phone)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
 
 
 @pytest.fixture(scope="session")

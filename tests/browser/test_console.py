@@ -15,28 +15,10 @@ import json
 import re
 
 import httpx
-import pytest
 from playwright.sync_api import expect
 
-from tests.load.servers import start_servers
-
-PASSWORD = "console demo pass 1"
-DESKTOP = {"width": 1280, "height": 900}
-
-
-@pytest.fixture(scope="module")
-def console_server(chromium):
-    servers = start_servers(1, extra_env={"DEBUG": "true", "PRIVACY_MIN_AUDIENCE": "1"})
-    yield servers
-    servers.stop()
-
-
-@pytest.fixture(scope="module")
-def demo(console_server):
-    # 300 followers, half in FR, half in DE; a merchant linked to the brand.
-    out = console_server.manage("console_demo", "--password", PASSWORD, "--followers", "300")
-    return json.loads(out.strip().splitlines()[-1])
-
+from .conftest import DESKTOP_VIEWPORT as DESKTOP
+from .conftest import console_sign_in
 
 # Setup a till would do (the merchant's order) and what an operator does (fund a wallet,
 # which needs a PIN to spend): through payments' own services, not the UI under test.
@@ -78,39 +60,12 @@ class Follower:
         return r.json()
 
 
-@pytest.fixture
-def desk(chromium):
-    contexts = []
-
-    def make():
-        ctx = chromium.new_context(viewport=DESKTOP)
-        ctx.set_default_timeout(15000)
-        contexts.append(ctx)
-        page = ctx.new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.errors = errors
-        return page
-
-    yield make
-    for ctx in contexts:
-        ctx.close()
-
-
-def console_sign_in(page, server, phone: str) -> None:
-    page.goto(server.url + "/console/")
-    expect(page.get_by_role("heading", name="Sign in to your brand")).to_be_visible()
-    page.get_by_label("Phone").fill(phone)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
 def test_marketer_builds_a_segment_sends_an_offer_campaign_and_sees_the_funnel(
-    console_server, demo, desk, screens
+    console_server, console_demo, desk, screens
 ):
-    base = f"{console_server.url}/console/b/{demo['brand_id']}"
+    base = f"{console_server.url}/console/b/{console_demo['brand_id']}"
     page = desk()
-    console_sign_in(page, console_server, demo["marketer"])
+    console_sign_in(page, console_server, console_demo["marketer"])
     expect(page.get_by_role("heading", name="Demo Cafe")).to_be_visible()
     expect(page.locator(".tile").first).to_contain_text("300")
     screens.shot(page, "60-console-dashboard")
@@ -151,11 +106,11 @@ def test_marketer_builds_a_segment_sends_an_offer_campaign_and_sees_the_funnel(
     expect(page.locator(".bubble").first).to_contain_text("A croissant on us this week")
     expect(page.locator(".bubble").first).to_contain_text("Free croissant")
     campaign_url = page.url
-    demo["campaign_path"] = campaign_url.replace(console_server.url, "")
+    console_demo["campaign_path"] = campaign_url.replace(console_server.url, "")
 
     # The analyst sees the draft and its preview, but no send button.
     analyst = desk()
-    console_sign_in(analyst, console_server, demo["analyst"])
+    console_sign_in(analyst, console_server, console_demo["analyst"])
     analyst.goto(campaign_url)
     expect(analyst.locator(".bubble").first).to_be_visible()
     expect(analyst.get_by_role("button", name="Send campaign")).to_have_count(0)
@@ -214,7 +169,7 @@ def test_marketer_builds_a_segment_sends_an_offer_campaign_and_sees_the_funnel(
         console_server.manage(
             "shell",
             "-c",
-            FUND_AND_ORDER.format(phone=fan_phone, merchant_id=demo["merchant_id"]),
+            FUND_AND_ORDER.format(phone=fan_phone, merchant_id=console_demo["merchant_id"]),
         )
         .strip()
         .splitlines()[-1]
@@ -229,10 +184,12 @@ def test_marketer_builds_a_segment_sends_an_offer_campaign_and_sees_the_funnel(
 
     # Another brand's owner: the campaign URL is a 404, under either brand id.
     rival = desk()
-    console_sign_in(rival, console_server, demo["rival"])
+    console_sign_in(rival, console_server, console_demo["rival"])
     r = rival.goto(campaign_url)
     assert r.status == 404
     expect(rival.get_by_role("heading", name="Not found")).to_be_visible()
-    other = campaign_url.replace(f"/b/{demo['brand_id']}/", f"/b/{demo['other_brand_id']}/")
+    other = campaign_url.replace(
+        f"/b/{console_demo['brand_id']}/", f"/b/{console_demo['other_brand_id']}/"
+    )
     assert rival.goto(other).status == 404
     assert rival.goto(base + "/").status == 404
