@@ -18,10 +18,15 @@ from django.urls import path  # noqa: E402
 
 from chat.consumers import PlazaConsumer  # noqa: E402
 from config.threads import WarmRequestThreads  # noqa: E402
+from store.edge import CatalogueEdge  # noqa: E402
+
+# The store's catalogue edge answers GET /api/v1/store/packs[/<id>] from memory when it
+# holds Django's answer (store/edge.py); every other request passes straight through.
+catalogue_edge = CatalogueEdge(WarmRequestThreads(ASGIStaticFilesHandler(django_asgi_app)))
 
 application = ProtocolTypeRouter(
     {
-        "http": WarmRequestThreads(ASGIStaticFilesHandler(django_asgi_app)),
+        "http": catalogue_edge,
         "websocket": URLRouter([path("ws/", PlazaConsumer.as_asgi())]),
     }
 )

@@ -356,6 +356,11 @@ STORE_CATALOGUE_CACHE_SECONDS = env.int("STORE_CATALOGUE_CACHE_SECONDS", default
 STORE_CATALOGUE_LOCAL_SECONDS = env.float(
     "STORE_CATALOGUE_LOCAL_SECONDS", default=0.0 if TESTING else 1.0
 )
+# The catalogue edge (store/edge.py): each server process replays Django's catalogue
+# answers from memory in front of Django, within the two freshness bounds above.
+STORE_EDGE_CACHE = env.bool("STORE_EDGE_CACHE", default=True)
+STORE_EDGE_CACHE_ENTRIES = env.int("STORE_EDGE_CACHE_ENTRIES", default=1000)
+STORE_EDGE_CACHE_BYTES = env.int("STORE_EDGE_CACHE_BYTES", default=32 * 1024 * 1024)
 STORE_PURCHASE_RATE = env.str("STORE_PURCHASE_RATE", default="10/s,300/h")
 # Catalogue pages that miss the cache (and so cost database work) per client IP.
 STORE_CATALOGUE_BUILD_RATE = env.str("STORE_CATALOGUE_BUILD_RATE", default="30/s,600/m")

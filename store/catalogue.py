@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
@@ -29,6 +30,17 @@ MAX_Q = 64
 class CataloguePage:
     etag: str
     body: bytes
+    # Wall-clock time of rendering: no copy (shared, process, edge) serves it past
+    # built_at + STORE_CATALOGUE_CACHE_SECONDS, which bounds how stale popularity gets.
+    built_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class ServedPage:
+    """A page and the catalogue version it was built under."""
+
+    version: str
+    page: CataloguePage
 
 
 def _etag(body: bytes) -> str:
@@ -37,7 +49,7 @@ def _etag(body: bytes) -> str:
 
 def render(value) -> CataloguePage:
     body = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-    return CataloguePage(etag=_etag(body), body=body)
+    return CataloguePage(etag=_etag(body), body=body, built_at=time.time())
 
 
 def _first_sticker(field: str):
@@ -186,7 +198,7 @@ def catalogue_page_build(*, q: str, category: str, sort: str, limit: int, cursor
     return {"results": [pack_card(p) for p in rows], "next": next_cursor}
 
 
-def catalogue_page(params, *, on_build=None) -> CataloguePage:
+def catalogue_page(params, *, on_build=None) -> ServedPage:
     """The rendered page for these query parameters, from the cache when it can.
     `on_build` runs first when the page has to be built (the edge's rate limit)."""
     query = parse_query(params)
@@ -197,7 +209,8 @@ def catalogue_page(params, *, on_build=None) -> CataloguePage:
             on_build()
         return render(catalogue_page_build(**query))
 
-    return cached(f"store:cat:{digest.hexdigest()}", build)
+    version, page = cached(f"store:cat:{digest.hexdigest()}", build)
+    return ServedPage(version, page)
 
 
 def pack_with_stickers(pack: Pack) -> dict:
@@ -235,9 +248,15 @@ def creator_pack_data(pack: Pack) -> dict:
     return data
 
 
-def pack_detail_page(pack_id: int) -> CataloguePage | None:
+def pack_detail_page(pack_id: int, *, on_build=None) -> ServedPage | None:
+    """The rendered pack, or None for no such published pack. `on_build` as above: an
+    unknown id is never cached, so every miss counts against the caller."""
+
     def build() -> CataloguePage | None:
+        if on_build is not None:
+            on_build()
         data = pack_detail_build(pack_id)
         return render(data) if data is not None else None
 
-    return cached(f"store:pack:{pack_id}", build)
+    version, page = cached(f"store:pack:{pack_id}", build)
+    return ServedPage(version, page) if page is not None else None

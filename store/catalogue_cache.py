@@ -28,8 +28,15 @@ from django.db import transaction
 VERSION_KEY = "store:catalogue:version"
 LOCAL_MAX_ENTRIES = 2000
 
-_local: dict[str, tuple[float, Any]] = {}
+_local: dict[str, tuple[float, str, Any]] = {}
 _local_lock = threading.Lock()
+# Moves whenever this process clears its copies (a change committed here): the ASGI edge
+# (store.edge) compares it on every request and re-reads the version when it moved.
+_generation = 0
+
+
+def local_generation() -> int:
+    return _generation
 
 
 def _new_version() -> str:
@@ -56,19 +63,22 @@ def catalogue_changed() -> None:
 
 
 def local_clear() -> None:
+    global _generation
     with _local_lock:
         _local.clear()
+        _generation += 1
 
 
-def cached(key: str, build: Callable[[], Any]) -> Any:
-    """The value for `key` at the current catalogue version: from this process, else the
-    shared cache, else `build()` (stored in both). `build` may return None (not cached)."""
+def cached(key: str, build: Callable[[], Any]) -> tuple[str, Any]:
+    """(version, value) for `key` at the current catalogue version: from this process,
+    else the shared cache, else `build()` (stored in both). `build` may return None (not
+    cached). The version is the one the value was built under (the edge keys on it)."""
     local_seconds = float(getattr(settings, "STORE_CATALOGUE_LOCAL_SECONDS", 1.0))
     now = time.monotonic()
     if local_seconds > 0:
         hit = _local.get(key)
         if hit is not None and hit[0] > now:
-            return hit[1]
+            return hit[1], hit[2]
     found = cache.get_many([VERSION_KEY, key])
     version = found.get(VERSION_KEY)
     if version is None:
@@ -79,11 +89,11 @@ def cached(key: str, build: Callable[[], Any]) -> Any:
     else:
         value = build()
         if value is None:
-            return None
+            return version, None
         cache.set(key, (version, value), getattr(settings, "STORE_CATALOGUE_CACHE_SECONDS", 30))
     if local_seconds > 0:
         with _local_lock:
             if len(_local) >= LOCAL_MAX_ENTRIES:
                 _local.clear()
-            _local[key] = (now + local_seconds, value)
-    return value
+            _local[key] = (now + local_seconds, version, value)
+    return version, value

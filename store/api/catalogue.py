@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseNotModified
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
@@ -11,29 +11,22 @@ from rest_framework.views import APIView
 from config.errors import NotFound
 from config.ratelimit import check_rate, client_ip
 
-from .. import catalogue
+from .. import catalogue, edge
 from .schemas import StorePackDetail, StorePackPage
 
 
-def _not_modified(request, etag: str) -> bool:
-    header = request.META.get("HTTP_IF_NONE_MATCH", "")
-    if not header:
-        return False
-    if header.strip() == "*":
-        return True
-    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
-    return etag in tags
-
-
-def cached_response(request, page: catalogue.CataloguePage) -> HttpResponse:
-    if _not_modified(request, page.etag):
-        response = HttpResponse(status=304)
+def cached_response(request, served: catalogue.ServedPage) -> HttpResponse:
+    page = served.page
+    if edge.etag_matches(request.META.get("HTTP_IF_NONE_MATCH", ""), page.etag):
+        response = HttpResponseNotModified()
     else:
         response = HttpResponse(page.body, content_type="application/json")
     response["ETag"] = page.etag
     # Public: no per-person data in it. Short max-age, then revalidate with the ETag.
     response["Cache-Control"] = "public, max-age=30, stale-while-revalidate=60"
     response["Vary"] = "Accept-Encoding"
+    # The same for everyone: the ASGI edge (store.edge) may keep and replay it.
+    edge.vouch(request, version=served.version, built_at=page.built_at, etag=page.etag)
     return response
 
 
@@ -86,7 +79,7 @@ class StorePackDetailView(APIView):
         auth=[],
     )
     def get(self, request, pack_id: int):
-        page = catalogue.pack_detail_page(pack_id)
-        if page is None:
+        served = catalogue.pack_detail_page(pack_id, on_build=lambda: _limit_builds(request))
+        if served is None:
             raise NotFound("No such pack.")
-        return cached_response(request, page)
+        return cached_response(request, served)
