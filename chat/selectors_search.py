@@ -14,10 +14,11 @@ caller hid are left out), then asks the shape's index:
   ranked by bm25.
 
 Ranking work is bounded: only the newest `CHAT_SEARCH_MAX_CANDIDATES` matches are
-ranked and highlighted (matching itself still grows with how common the words are: a
-word in most messages is the slow case, see bench/scenarios/search.py). The index never
-holds recalled or system messages (see the message_search_index migration), so those
-never match.
+ranked and highlighted. Matching itself grows with how many of the caller's messages
+hold the words (each is a heap row to read), so on PostgreSQL plain words that the
+planner's statistics say are in most messages skip the index and come newest first
+(`_search_postgres_newest`). The index never holds recalled or system messages (see the
+message_search_index migration), so those never match.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from config.errors import InvalidInput, NotFound
 from config.pagination import decode_cursor, encode_cursor
@@ -111,15 +113,17 @@ def parse_query(raw: str | None) -> ParsedQuery:
     )
 
 
-def _scope(user, conversation_id: int | None) -> tuple[list[int], list[int]]:
-    """(conversation ids, joined_seq of each) the caller may search."""
+def _scope(user, conversation_id: int | None) -> tuple[list[int], list[int], int]:
+    """(conversation ids, joined_seq of each, how many messages they hold since joining)
+    the caller may search."""
     rows = Membership.objects.filter(user_id=user.pk, left_at__isnull=True)
     if conversation_id is not None:
         rows = rows.filter(conversation_id=conversation_id)
-    pairs = list(rows.values_list("conversation_id", "joined_seq"))
-    if conversation_id is not None and not pairs:
+    triples = list(rows.values_list("conversation_id", "joined_seq", "conversation__last_seq"))
+    if conversation_id is not None and not triples:
         raise NotFound("No such conversation.", code="conversation_not_found")
-    return [p[0] for p in pairs], [p[1] for p in pairs]
+    size = sum(max(0, last - joined) for _, joined, last in triples)
+    return [t[0] for t in triples], [t[1] for t in triples], size
 
 
 def _like_pattern(term: str) -> str:
@@ -139,11 +143,18 @@ def message_search(
 ) -> tuple[list[SearchHit], str | None]:
     """Best matches first, `limit` per page; the second value is the next page's cursor."""
     parsed = parse_query(q)
-    after = _decode(cursor)
-    cids, joined = _scope(user, conversation_id)
+    newest, after = _decode(cursor)
+    cids, joined, size = _scope(user, conversation_id)
     if not cids:
         return [], None
-    search = _search_postgres if connection.vendor == "postgresql" else _search_sqlite
+    postgres = connection.vendor == "postgresql"
+    if newest and not postgres:
+        raise InvalidInput("The cursor is not valid.", code="invalid_cursor")
+    if cursor is None and postgres:
+        newest = _too_common(parsed, size)
+    search = _search_sqlite
+    if postgres:
+        search = _search_postgres_newest if newest else _search_postgres
     rows = search(
         parsed=parsed,
         user_id=user.pk,
@@ -172,14 +183,23 @@ def message_search(
     next_cursor = None
     if more and rows:
         last_id, last_rank, _ = rows[-1]
-        next_cursor = encode_cursor({"r": float(last_rank), "i": last_id})
+        if newest:
+            next_cursor = encode_cursor({"o": "new", "i": last_id})
+        else:
+            next_cursor = encode_cursor({"r": float(last_rank), "i": last_id})
     return hits, next_cursor
 
 
-def _decode(cursor: str | None) -> tuple[float, int] | None:
+def _decode(cursor: str | None) -> tuple[bool, tuple[float, int] | int | None]:
+    """(newest first?, where the previous page ended: (rank, id) or, newest first, id)."""
     value = decode_cursor(cursor)
     if value is None:
-        return None
+        return False, None
+    if value.get("o") == "new":
+        i = value.get("i")
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 < i < 2**63:
+            raise InvalidInput("The cursor is not valid.", code="invalid_cursor")
+        return True, i
     r, i = value.get("r"), value.get("i")
     if (
         isinstance(r, bool)
@@ -191,7 +211,7 @@ def _decode(cursor: str | None) -> tuple[float, int] | None:
         or abs(r) > 1e30
     ):
         raise InvalidInput("The cursor is not valid.", code="invalid_cursor")
-    return float(r), i
+    return False, (float(r), i)
 
 
 def _filters(sender_id, before, alias="m") -> tuple[str, list]:
@@ -205,10 +225,20 @@ def _filters(sender_id, before, alias="m") -> tuple[str, list]:
     return sql, params
 
 
+# Hidden (deleted-for-me) messages as `NOT IN (subquery)`, not `NOT EXISTS`: PostgreSQL
+# runs it as one hashed subplan (the caller's hidden ids, read once), where NOT EXISTS was
+# planned as an index probe per matching row (two buffer hits each: 20,000 of the 26,000
+# a common word cost the 200,000-message caller). message_id is NOT NULL, so NOT IN
+# cannot hit its NULL trap.
 _VISIBLE = (
     " AND m.recalled_at IS NULL AND m.kind <> 'system'"
-    " AND NOT EXISTS (SELECT 1 FROM chat_hiddenmessage h"
-    " WHERE h.user_id = %s AND h.message_id = m.id)"
+    " AND m.id NOT IN (SELECT h.message_id FROM chat_hiddenmessage h WHERE h.user_id = %s)"
+)
+
+
+_HEADLINE_OPTIONS = (
+    f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=8, "
+    'ShortWord=1, MaxFragments=2, FragmentDelimiter=" … "'
 )
 
 
@@ -239,10 +269,7 @@ def _search_postgres(*, parsed, user_id, cids, joined, sender_id, before, after,
             FROM top JOIN chat_message m ON m.id = top.id CROSS JOIN q
             ORDER BY top.rank DESC, top.id DESC
         """  # noqa: S608 (constant SQL fragments; values are parameters)
-        options = (
-            f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=8, "
-            'ShortWord=1, MaxFragments=2, FragmentDelimiter=" … "'
-        )
+        options = _HEADLINE_OPTIONS
         params = [
             cids,
             joined,
@@ -314,6 +341,104 @@ def _search_postgres(*, parsed, user_id, cids, joined, sender_id, before, after,
             limit,
         ]
     with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+# --- newest first, for words too common to rank -----------------------------------------
+#
+# Matching through the GIN index costs in proportion to the matches in the caller's
+# conversations: a word in 60 % of 200,000 messages is 120,000 heap rows to read before
+# the newest 1,000 can even be picked for ranking (half a second). Ranking that many
+# near-identical hits says little anyway, so when the planner's own statistics say the
+# words are that common, the hits come newest first instead: each conversation is read
+# backwards along its (conversation_id, seq) index until it has a page of hits, and the
+# pages are merged by id. That reads about (conversations x page / density) rows, a few
+# thousand, whatever the history's size.
+
+_PLAIN_WORD = re.compile(r"[^\W_]+")
+_FREQS: dict = {"at": -1e9, "freqs": {}}
+_FREQS_TTL = 600.0  # statistics only change on ANALYZE (autovacuum), minutes apart
+
+
+def _lexeme_freqs() -> dict[str, float]:
+    """Share of indexed messages holding each of the most common lexemes (pg_stats)."""
+    now = time.monotonic()
+    if now - _FREQS["at"] > _FREQS_TTL:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats"
+                " WHERE schemaname = current_schema() AND tablename = 'chat_message'"
+                " AND attname = 'search_doc'"
+            )
+            row = cur.fetchone()
+        freqs = {}
+        if row and row[0] and row[1]:
+            freqs = dict(zip(row[0], row[1], strict=False))  # freqs has 3 extra entries
+        _FREQS.update(at=now, freqs=freqs)
+    return _FREQS["freqs"]
+
+
+def _too_common(parsed: ParsedQuery, size: int) -> bool:
+    """Plain words so common among the caller's `size` messages that the hits should come
+    newest first (phrases, `or` and scripts without spaces keep the ranked path)."""
+    if parsed.substring or any(t.lower() == "or" for t in _TERM.findall(parsed.raw)):
+        return False
+    if not all(_PLAIN_WORD.fullmatch(t) for t in parsed.include):
+        return False
+    freqs = _lexeme_freqs()
+    density = 1.0
+    for term in parsed.include:
+        density *= freqs.get(term.lower(), 0.0)  # not among the common ones: rare enough
+    return (
+        density >= settings.CHAT_SEARCH_NEWEST_DENSITY
+        and density * size > settings.CHAT_SEARCH_MAX_CANDIDATES
+    )
+
+
+def _search_postgres_newest(*, parsed, user_id, cids, joined, sender_id, before, after, limit, cap):
+    extra, extra_params = _filters(sender_id, before)
+    page, page_params = "", []
+    if after is not None:
+        page = " AND m.id < %s"
+        page_params = [after]
+    sql = f"""
+        WITH q AS MATERIALIZED (SELECT websearch_to_tsquery('simple', %s) AS q),
+        c AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[]) AS c(cid, joined)),
+        hits AS (
+            SELECT x.id FROM c CROSS JOIN LATERAL (
+                SELECT m.id FROM chat_message m
+                WHERE m.conversation_id = c.cid AND m.seq > c.joined
+                AND ts_match_vq(m.search_doc, (SELECT q FROM q)) {_VISIBLE} {extra} {page}
+                ORDER BY m.seq DESC LIMIT %s
+            ) x
+            ORDER BY x.id DESC LIMIT %s
+        )
+        SELECT h.id, ts_rank(m.search_doc, q.q)::float8, ts_headline('simple', m.text, q.q, %s)
+        FROM hits h JOIN chat_message m ON m.id = h.id CROSS JOIN q
+        ORDER BY h.id DESC
+    """  # noqa: S608 (constant SQL fragments; values are parameters)
+    # ts_match_vq is `@@` spelled so that the planner cannot answer it from the GIN index
+    # (that is the slow path this avoids). With the caller's conversations coming from an
+    # array the planner guesses a dozen rows each and would rather sort them than walk
+    # the (conversation_id, seq) index backwards; enable_sort = off (local to this
+    # transaction) makes it take the walk, which stops after a page of hits. The penalty
+    # enable_sort adds to the plan's cost (the final merge still sorts) would also cross
+    # jit_above_cost and spend a second compiling, so JIT is off for it too.
+    params = [
+        parsed.raw,
+        cids,
+        joined,
+        user_id,
+        *extra_params,
+        *page_params,
+        limit,
+        limit,
+        _HEADLINE_OPTIONS,
+    ]
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL enable_sort = off")
+        cur.execute("SET LOCAL jit = off")
         cur.execute(sql, params)
         return cur.fetchall()
 

@@ -292,6 +292,9 @@ CHAT_INVITE_LOOKUP_RATE = env.str("CHAT_INVITE_LOOKUP_RATE", default="30/m,300/h
 CHAT_SEND_RATE_BURST = env.int("CHAT_SEND_RATE_BURST", default=20)
 # Chat history (search, backups, disappearing messages): docs/PRIVACY.md, docs/OPERATIONS.md
 CHAT_SEARCH_MAX_CANDIDATES = env.int("CHAT_SEARCH_MAX_CANDIDATES", default=1000)
+# Words in at least this share of messages (and in more hits than the above) come newest
+# first instead of ranked (PostgreSQL; see chat/selectors_search.py).
+CHAT_SEARCH_NEWEST_DENSITY = env.float("CHAT_SEARCH_NEWEST_DENSITY", default=0.1)
 CHAT_SEARCH_RATE = env.str("CHAT_SEARCH_RATE", default="10/s,300/m")
 CHAT_BACKUP_RATE = env.str("CHAT_BACKUP_RATE", default="5/h")
 # Threads per server process for WebSocket chat work (each may hold a DB connection).

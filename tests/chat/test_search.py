@@ -10,7 +10,7 @@ from django.utils import timezone
 from chat.models import Message
 from chat.services.conversations import member_add, member_remove
 from chat.services.messages import message_hide, message_recall, message_send_system
-from tests.conftest import client_for
+from tests.conftest import client_for, postgres_only
 
 from .history_helpers import direct, group, say
 
@@ -246,3 +246,42 @@ def test_chinese_matches_the_exact_substring_only(alice, bob):
         ["会议改到周五", "明天下午开会"],
         ["明天下午开会", "会议改到周五"],
     )
+
+
+@postgres_only
+def test_a_word_in_most_messages_comes_newest_first(alice, bob, carol, settings):
+    """PostgreSQL pages through a very common word newest first instead of ranking it
+    (its statistics say it is in most messages); the same rules hold on that path."""
+    from django.db import connection
+
+    from chat import selectors_search
+    from config.pagination import decode_cursor
+
+    settings.CHAT_SEARCH_RATE = "1000/s"
+    settings.CHAT_SEARCH_MAX_CANDIDATES = 4
+    team = group(alice, bob)
+    say(alice, team, "hello from before carol joined")
+    member_add(conversation_id=team.pk, user_ids=[carol.pk], actor=alice)
+    said = [say(bob if i % 2 else alice, team, "hello " * (1 + i % 4) + f"n{i}") for i in range(9)]
+    recalled = say(alice, team, "hello recalled")
+    message_recall(user=alice, conversation_id=team.pk, seq=recalled.seq)
+    message_hide(user=carol, conversation_id=team.pk, seq=said[4].seq)
+    say(bob, team, "something else entirely")
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE chat_message")  # what the planner (and the selector) go by
+    selectors_search._FREQS["at"] = -1e9  # forget statistics cached by earlier tests
+
+    client = client_for(carol)
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = search(client, "hello", limit=3, **({"cursor": cursor} if cursor else {}))
+        pages += 1
+        seen += [hit["seq"] for hit in page["results"]]
+        assert all("<mark>hello</mark>" in hit["snippet"] for hit in page["results"])
+        cursor = page["next"]
+        if not cursor:
+            break
+        assert decode_cursor(cursor)["o"] == "new"  # the newest-first path, not the ranked
+    expected = [m.seq for m in reversed(said) if m.seq != said[4].seq]
+    assert seen == expected  # newest first, every hit once, hidden / recalled / before
+    assert pages == 3  # joining left out
