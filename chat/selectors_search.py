@@ -251,13 +251,26 @@ def _search_postgres(*, parsed, user_id, cids, joined, sender_id, before, after,
         page_params = [after[0], after[0], after[1]]
     scope = "WITH c AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[]) AS c(cid, joined))"
     if not parsed.substring:
+        phrases = _phrases(parsed.raw)
+        # A phrase's word pairs are lexemes too (migration search_word_pairs): adding them
+        # to the indexed condition leaves only messages that hold the pairs to be read
+        # back for the positional check, instead of every message holding the words.
+        # No pairs (one-word phrases) → the query itself again, a harmless repeat.
+        pairs = (
+            ", (SELECT coalesce(string_agg(x::text, ' & ')::tsquery, q0.q) FROM"
+            " unnest(%s::text[]) AS ph, chat_phrase_pairs(ph) AS x WHERE x IS NOT NULL) AS p"
+            if phrases
+            else ""
+        )
         sql = f"""
             {scope},
-            q AS (SELECT websearch_to_tsquery('simple', %s) AS q),
+            q0 AS (SELECT websearch_to_tsquery('simple', %s) AS q),
+            q AS MATERIALIZED (SELECT q0.q {pairs} FROM q0),
             cand AS (
                 SELECT m.id, m.search_doc FROM chat_message m
                 JOIN c ON c.cid = m.conversation_id CROSS JOIN q
-                WHERE m.search_doc @@ q.q AND m.seq > c.joined {_VISIBLE} {extra}
+                WHERE m.search_doc @@ q.q {"AND m.search_doc @@ q.p" if phrases else ""}
+                AND m.seq > c.joined {_VISIBLE} {extra}
                 ORDER BY m.id DESC LIMIT %s
             ),
             h AS (
@@ -274,6 +287,7 @@ def _search_postgres(*, parsed, user_id, cids, joined, sender_id, before, after,
             cids,
             joined,
             parsed.raw,
+            *([phrases] if phrases else []),
             user_id,
             *extra_params,
             cap,
@@ -441,6 +455,15 @@ def _search_postgres_newest(*, parsed, user_id, cids, joined, sender_id, before,
         cur.execute("SET LOCAL jit = off")
         cur.execute(sql, params)
         return cur.fetchall()
+
+
+def _phrases(raw: str) -> list[str]:
+    """The quoted phrases the query requires; none when it has `or` (a phrase in one
+    alternative is not required of every hit)."""
+    tokens = _TERM.findall(raw)
+    if any(t.lower() == "or" for t in tokens):
+        return []
+    return [t.strip('"') for t in tokens if t.startswith('"') and t.strip('"').strip()]
 
 
 def _gram_tsquery(terms: list[str]) -> str | None:

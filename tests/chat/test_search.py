@@ -285,3 +285,37 @@ def test_a_word_in_most_messages_comes_newest_first(alice, bob, carol, settings)
     expected = [m.seq for m in reversed(said) if m.seq != said[4].seq]
     assert seen == expected  # newest first, every hit once, hidden / recalled / before
     assert pages == 3  # joining left out
+
+
+def test_a_quoted_phrase_needs_the_words_side_by_side(alice, bob):
+    conv = direct(alice, bob)
+    say(alice, conv, "see you later")
+    say(bob, conv, "you see, it works")
+    say(bob, conv, "banana bread")
+    client = client_for(alice)
+    assert texts(search(client, '"see you"')) == ["see you later"]
+    assert sorted(texts(search(client, "see you"))) == ["see you later", "you see, it works"]
+    assert texts(search(client, '"see you" -later')) == []
+
+
+@postgres_only
+def test_phrase_word_pairs_follow_the_parser(alice, bob):
+    """PostgreSQL indexes neighbouring words as pairs and narrows phrases by them: a
+    phrase still matches across punctuation and inside hyphenated words, as the
+    positional match always did, and a pair cannot be typed as a word."""
+    conv = direct(alice, bob)
+    say(alice, conv, "See, you know it")
+    say(alice, conv, "the well-known place, Room 101")
+    client = client_for(bob)
+    assert texts(search(client, '"see you"')) == ["See, you know it"]
+    assert texts(search(client, '"well-known place"')) == ["the well-known place, Room 101"]
+    assert texts(search(client, '"room 101"')) == ["the well-known place, Room 101"]
+    assert texts(search(client, '"known place" "see you"')) == []
+    assert texts(search(client, "'see you'")) == ["See, you know it"]  # two words, not a pair
+    # `or` (websearch syntax; PostgreSQL only): the phrase is one alternative, not
+    # required of every hit, so its pairs must not narrow the others.
+    say(bob, conv, "banana bread")
+    assert sorted(texts(search(client, '"see you" or banana'))) == [
+        "See, you know it",
+        "banana bread",
+    ]
