@@ -12,7 +12,7 @@ from django.db import transaction
 
 from accounts.selectors import public_profile, user_get
 from config.errors import DomainError, NotFound
-from config.realtime import push_to_user
+from config.realtime import push_to_users
 from payments import selectors as payment_selectors
 from payments.models import RedPacket  # the type only; reads go through payments.selectors
 from payments.services import pin as pin_services
@@ -137,10 +137,15 @@ def red_packet_grab(*, user, packet_id: int):
     packet, conv = _packet_for_member(user, packet_id)
     if conv.kind == Conversation.Kind.DIRECT and packet.sender_id == user.pk:
         raise DomainError("This red packet is for the other person.", code="not_for_you")
-    share = rp.red_packet_claim(packet_id=packet_id, user_id=user.pk)
+    share = rp.red_packet_claim(packet_id=packet_id, user_id=user.pk, packet=packet)
     if packet.sender_id != user.pk:
-        push_to_user(
-            packet.sender_id,
+        # Live progress for the sender, not recorded for /sync (durable=False): in a rush
+        # every claim would otherwise queue on the sender's one stream row. What an
+        # offline device needs is the packet's state, which the message carries
+        # (rewritten, as a recorded message.edited, when the packet empties or expires)
+        # and GET /red-packets/{id} shows claim by claim.
+        push_to_users(
+            [packet.sender_id],
             {
                 "type": "red_packet.claimed",
                 "red_packet_id": packet.pk,
@@ -148,6 +153,7 @@ def red_packet_grab(*, user, packet_id: int):
                 "by": public_profile(user),
                 "amount": share.amount,
             },
+            durable=False,
         )
     return share
 

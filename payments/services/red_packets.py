@@ -14,11 +14,13 @@ distribution is exchangeable, so no position (first grabber, last grabber) is fa
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 import secrets
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -29,6 +31,7 @@ from .. import ledger
 from ..models import AccountKind, RedPacket, RedPacketShare, RedPacketStatus
 from .events import wallet_changed
 
+log = logging.getLogger(__name__)
 _system_rng = random.SystemRandom()
 
 
@@ -165,61 +168,216 @@ def red_packet_create(
 
 
 # --- claim ----------------------------------------------------------------------------
+#
+# A rush (500 people, 100 shares) is decided by how long each successful claim holds the
+# two rows every claim of a packet must touch: its escrow account and the packet's
+# counters. So a claim does everything it can before taking them (the packet read, the
+# share, the claimer's wallet) and, once it holds them, is ledger.post_entry's locking and
+# writing, one UPDATE of share and packet together, and COMMIT. What the claimer and the
+# sender are told goes after commit.
+#
+# Once a packet is over (empty or expired), the commit that ended it leaves its final
+# claims in the cache, so the hundreds who come too late are answered from the cache
+# alone - `already_claimed` with their amount or `red_packet_empty` - with no query and no
+# lock. The record is written only after that commit, so it never refuses a claim that
+# could still succeed; without it (evicted, or before it lands) the database answers.
+
+DONE_TTL_SECONDS = 3 * 86400
 
 
-def red_packet_claim(*, packet_id: int, user_id: int) -> RedPacketShare:
+def _done_key(packet_id: int) -> str:
+    return f"rp:done:{packet_id}"
+
+
+def _remember_done(packet_id: int, status: str) -> None:
+    """After commit: record the final claims of a packet that is over. Best effort: the
+    claim has committed, and without the record the database answers."""
+    try:
+        claims = dict(
+            RedPacketShare.objects.filter(packet_id=packet_id, claimer__isnull=False).values_list(
+                "claimer_id", "amount"
+            )
+        )
+        cache.set(
+            _done_key(packet_id),
+            {"status": status, "claims": {str(k): v for k, v in claims.items()}},
+            timeout=DONE_TTL_SECONDS,
+        )
+    except Exception:
+        log.exception("could not record that red packet %s is %s", packet_id, status)
+
+
+def _recorded_done(packet_id: int) -> dict | None:
+    try:
+        return cache.get(_done_key(packet_id))
+    except Exception:  # the cache is down: the database answers
+        log.exception("could not read red packet %s's record", packet_id)
+        return None
+
+
+def _answer_done(done: dict, user_id: int) -> Conflict:
+    amount = done["claims"].get(str(user_id))
+    if amount is not None:
+        return AlreadyClaimed(amount=amount)
+    return RedPacketExpired() if done["status"] == RedPacketStatus.EXPIRED else RedPacketEmpty()
+
+
+def _mine(packet_id: int, user_id: int) -> int | None:
+    return (
+        RedPacketShare.objects.filter(packet_id=packet_id, claimer_id=user_id)
+        .values_list("amount", flat=True)
+        .first()
+    )
+
+
+# One round trip takes a free share for the claimer, or says why not: `mine` when they
+# already have one, nothing at all when every share is taken or being taken. Concurrent
+# claimers each lock a different share (SKIP LOCKED) instead of queueing on one row.
+_PG_TAKE_SHARE = """
+WITH mine AS (
+    SELECT amount FROM payments_redpacketshare WHERE packet_id = %(p)s AND claimer_id = %(u)s
+), pick AS (
+    SELECT id FROM payments_redpacketshare
+     WHERE packet_id = %(p)s AND claimer_id IS NULL AND NOT EXISTS (SELECT 1 FROM mine)
+     ORDER BY position LIMIT 1
+       FOR UPDATE SKIP LOCKED
+), took AS (
+    UPDATE payments_redpacketshare s SET claimer_id = %(u)s, claimed_at = %(now)s
+      FROM pick WHERE s.id = pick.id
+    RETURNING s.id, s.position, s.amount
+)
+SELECT true, id, position, amount FROM took
+UNION ALL
+SELECT false, NULL, NULL, amount FROM mine
+"""
+
+# After the entry: link the share to it and count the claim on the packet, marking it
+# empty with the last share - one statement, in the hot part of the transaction.
+_PG_COUNT_CLAIM = """
+WITH s AS (UPDATE payments_redpacketshare SET entry_id = %(e)s WHERE id = %(s)s)
+UPDATE payments_redpacket
+   SET claimed_count = claimed_count + 1,
+       claimed_amount = claimed_amount + %(a)s,
+       status = CASE WHEN claimed_count + 1 = count THEN %(empty)s ELSE status END,
+       finished_at = CASE WHEN claimed_count + 1 = count THEN %(now)s ELSE finished_at END
+ WHERE id = %(p)s
+RETURNING claimed_count, claimed_amount, status, finished_at
+"""
+
+_COUNT_CLAIM = """
+UPDATE payments_redpacket
+   SET claimed_count = claimed_count + 1,
+       claimed_amount = claimed_amount + %(a)s,
+       status = CASE WHEN claimed_count + 1 = count THEN %(empty)s ELSE status END,
+       finished_at = CASE WHEN claimed_count + 1 = count THEN %(now)s ELSE finished_at END
+ WHERE id = %(p)s
+RETURNING claimed_count, claimed_amount, status, finished_at
+"""
+
+
+def _take_share(packet_id: int, user_id: int, now) -> RedPacketShare:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(_PG_TAKE_SHARE, {"p": packet_id, "u": user_id, "now": now})
+            rows = cur.fetchall()
+        took = next((r for r in rows if r[0]), None)
+        if took is None:
+            if rows:  # they already have a share
+                raise AlreadyClaimed(amount=rows[0][3])
+            raise RedPacketEmpty()
+        return RedPacketShare(
+            id=took[1],
+            packet_id=packet_id,
+            position=took[2],
+            amount=took[3],
+            claimer_id=user_id,
+            claimed_at=now,
+        )
+    # Elsewhere (SQLite: one writer at a time, so no row locks to skip) the same in steps.
+    amount = _mine(packet_id, user_id)
+    if amount is not None:
+        raise AlreadyClaimed(amount=amount)
+    share = (
+        RedPacketShare.objects.filter(packet_id=packet_id, claimer__isnull=True)
+        .order_by("position")
+        .first()
+    )
+    if share is None:
+        raise RedPacketEmpty()
+    share.claimer_id, share.claimed_at = user_id, now
+    share.save(update_fields=["claimer", "claimed_at"])
+    return share
+
+
+def _count_claim(packet: RedPacket, share: RedPacketShare, now) -> None:
+    params = {
+        "p": packet.pk,
+        "s": share.pk,
+        "e": share.entry_id,
+        "a": share.amount,
+        "empty": RedPacketStatus.EMPTY,
+        "now": now,
+    }
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(_PG_COUNT_CLAIM, params)
+        else:
+            RedPacketShare.objects.filter(pk=share.pk).update(entry_id=share.entry_id)
+            cur.execute(_COUNT_CLAIM, params)
+        row = cur.fetchone()
+    packet.claimed_count, packet.claimed_amount, packet.status = row[0], row[1], row[2]
+    packet.finished_at = now if packet.status == RedPacketStatus.EMPTY else None
+
+
+def red_packet_claim(
+    *, packet_id: int, user_id: int, packet: RedPacket | None = None
+) -> RedPacketShare:
     """Give `user_id` one free share. 409 `red_packet_empty` when none is left,
-    `already_claimed` for a second try, `red_packet_expired` after 24 h."""
-    packet = RedPacket.objects.filter(pk=packet_id).first()
+    `already_claimed` (with the amount) for a second try, `red_packet_expired` after 24 h.
+    `packet` may be passed when the caller already read it (chat does, to check the
+    claimer is in the conversation). The returned share carries its packet, updated."""
+    if packet is None or packet.pk != packet_id:
+        packet = RedPacket.objects.filter(pk=packet_id).first()
     if packet is None:
         raise NotFound("No such red packet.", code="red_packet_not_found")
-    mine = RedPacketShare.objects.filter(packet_id=packet_id, claimer_id=user_id).first()
-    if mine is not None:
-        raise AlreadyClaimed(amount=mine.amount)
-    if packet.status == RedPacketStatus.EXPIRED or packet.expires_at <= timezone.now():
+    done = _recorded_done(packet_id)
+    if done is not None:
+        raise _answer_done(done, user_id)
+    now = timezone.now()
+    if packet.status != RedPacketStatus.OPEN or packet.expires_at <= now:
+        amount = _mine(packet_id, user_id)
+        if amount is not None:
+            raise AlreadyClaimed(amount=amount)
+        if packet.status == RedPacketStatus.EMPTY:
+            transaction.on_commit(lambda: _remember_done(packet_id, RedPacketStatus.EMPTY))
+            raise RedPacketEmpty()
         raise RedPacketExpired()
-    if packet.status == RedPacketStatus.EMPTY:
-        raise RedPacketEmpty()
     try:
         with transaction.atomic():
-            free = RedPacketShare.objects.filter(packet_id=packet_id, claimer__isnull=True)
-            if connection.features.has_select_for_update_skip_locked:
-                # Concurrent claimers each take a different free share instead of queueing
-                # on one row; lock order everywhere is shares → packet → escrow account.
-                free = free.select_for_update(skip_locked=True)
-            share = free.order_by("position").first()
-            if share is None:
-                raise RedPacketEmpty()
-            share.claimer_id = user_id
-            share.claimed_at = timezone.now()
-            share.save(update_fields=["claimer", "claimed_at"])
+            share = _take_share(packet_id, user_id, now)
+            # Only a claimer with a share gets a wallet made (not the crowd that came too
+            # late); the share row is ours alone, so this does not delay anyone.
+            wallet = ledger.user_wallet(user_id=user_id, currency=packet.currency)
+            # Lock order everywhere: shares, then the escrow account (in post_entry), then
+            # the packet row.
             share.entry = ledger.post_entry(
                 kind="red_packet.claim",
-                postings=[
-                    (packet.escrow_account_id, -share.amount),
-                    (ledger.user_wallet(user_id=user_id, currency=packet.currency), share.amount),
-                ],
+                postings=[(packet.escrow_account_id, -share.amount), (wallet, share.amount)],
                 idempotency_key=f"red_packet:{packet_id}:share:{share.position}",
                 reference=f"red_packet:{packet_id}",
             )
-            share.save(update_fields=["entry"])
-            RedPacket.objects.filter(pk=packet_id).update(
-                claimed_count=F("claimed_count") + 1,
-                claimed_amount=F("claimed_amount") + share.amount,
-            )
-            packet.refresh_from_db()
-            event = "claimed"
-            if packet.claimed_count == packet.count:
-                packet.status = RedPacketStatus.EMPTY
-                packet.finished_at = share.claimed_at
-                packet.save(update_fields=["status", "finished_at"])
-                event = "empty"
-            _changed(packet, event)
-            wallet_changed(user_ids=[user_id], currency=packet.currency)
+            _count_claim(packet, share, now)
+            if packet.status == RedPacketStatus.EMPTY:
+                _changed(packet, "empty")
+                transaction.on_commit(lambda: _remember_done(packet_id, RedPacketStatus.EMPTY))
+            else:
+                _changed(packet, "claimed")
     except IntegrityError:
         # The unique (packet, claimer) constraint: the same person raced themselves.
-        mine = RedPacketShare.objects.filter(packet_id=packet_id, claimer_id=user_id).first()
-        raise AlreadyClaimed(amount=mine.amount if mine else None)
+        raise AlreadyClaimed(amount=_mine(packet_id, user_id))
+    # After commit (the balance read must not lengthen the locked part).
+    wallet_changed(user_ids=[user_id], currency=packet.currency)
+    share.packet = packet
     return share
 
 
@@ -257,6 +415,7 @@ def red_packet_expire(*, packet_id: int) -> int:
         packet.finished_at = timezone.now()
         packet.save(update_fields=["refunded_amount", "status", "finished_at"])
         _changed(packet, "expired")
+        transaction.on_commit(lambda: _remember_done(packet_id, RedPacketStatus.EXPIRED))
         if rest:
             wallet_changed(user_ids=[packet.sender_id], currency=packet.currency)
     return rest

@@ -259,3 +259,104 @@ def test_500_members_rush_one_100_share_packet(make_user):
     packet.refresh_from_db()
     assert packet.status == "empty" and packet.claimed_count == SHARES
     assert_ledger_balanced()
+
+
+def test_late_claims_are_answered_without_the_database_once_the_packet_is_over(
+    sender, make_user, client_of
+):
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chat.services.money import red_packet_grab
+    from payments.services import red_packets as rp
+
+    a, b, late = make_user("A"), make_user("B"), make_user("Late")
+    conv = make_group(sender, [a, b, late])
+    packet_id = send(client_of(sender), conv.pk, total=1000, count=2).json()["red_packet"]["id"]
+    got_a = red_packet_grab(user=a, packet_id=packet_id).amount
+    # One share left: nothing may say "over" yet (that would refuse a claim that can win).
+    assert cache.get(rp._done_key(packet_id)) is None
+    got_b = red_packet_grab(user=b, packet_id=packet_id).amount
+    assert got_a + got_b == 1000
+
+    packet = RedPacket.objects.get(pk=packet_id)
+    with CaptureQueriesContext(connection) as queries:
+        with pytest.raises(rp.RedPacketEmpty):
+            rp.red_packet_claim(packet_id=packet_id, user_id=late.pk, packet=packet)
+        with pytest.raises(rp.AlreadyClaimed) as again:
+            rp.red_packet_claim(packet_id=packet_id, user_id=a.pk, packet=packet)
+    assert len(queries) == 0, [q["sql"] for q in queries]
+    assert again.value.extra["amount"] == got_a
+
+    # Through the endpoint: the member check still runs (an outsider gets 404, not 409).
+    r = client_of(late).post(f"/api/v1/red-packets/{packet_id}/claim")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "red_packet_empty"
+    outsider = make_user("Outsider")
+    assert client_of(outsider).post(f"/api/v1/red-packets/{packet_id}/claim").status_code == 404
+
+    # Without the record (evicted, or a cache outage) the database gives the same answers.
+    cache.delete(rp._done_key(packet_id))
+    r = client_of(b).post(f"/api/v1/red-packets/{packet_id}/claim")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "already_claimed"
+    assert r.json()["error"]["amount"] == got_b
+    r = client_of(late).post(f"/api/v1/red-packets/{packet_id}/claim")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "red_packet_empty"
+    assert_ledger_balanced()
+
+
+def test_an_expired_packet_answers_late_claims_from_its_record(sender, make_user, client_of):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from payments.services import red_packets as rp
+
+    a, b = make_user("A"), make_user("B")
+    conv = make_group(sender, [a, b])
+    packet_id = send(client_of(sender), conv.pk, total=1000, count=2).json()["red_packet"]["id"]
+    got = client_of(a).post(f"/api/v1/red-packets/{packet_id}/claim").json()["amount"]
+    RedPacket.objects.filter(pk=packet_id).update(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    assert red_packets_expire_due() == 1
+    packet = RedPacket.objects.get(pk=packet_id)
+    with CaptureQueriesContext(connection) as queries:
+        with pytest.raises(rp.RedPacketExpired):
+            rp.red_packet_claim(packet_id=packet_id, user_id=b.pk, packet=packet)
+        with pytest.raises(rp.AlreadyClaimed):
+            rp.red_packet_claim(packet_id=packet_id, user_id=a.pk, packet=packet)
+    assert len(queries) == 0
+    assert wallet_balance(user_id=sender.pk, currency="USD") == 50_000 - got
+    assert_ledger_balanced()
+
+
+@postgres_only
+def test_a_claim_is_a_fixed_handful_of_statements(sender, make_user):
+    """The statements of a winning claim, wallet.updated record included; the part that
+    holds the packet's escrow row is post_entry's plus one UPDATE and COMMIT."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chat.services.money import red_packet_grab, red_packet_send
+    from payments.ledger import user_wallet
+
+    people = [make_user(f"P{i}") for i in range(3)]
+    conv = make_group(sender, people)
+    packet, _ = red_packet_send(
+        sender=sender,
+        conversation_id=conv.pk,
+        total=900,
+        count=3,
+        split="random",
+        currency="USD",
+        pin="123456",
+    )
+    user_wallet(user_id=people[0].pk, currency="USD")  # the common case: a wallet exists
+    with CaptureQueriesContext(connection) as queries:
+        red_packet_grab(user=people[0], packet_id=packet.pk)
+    sql = [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    # packet, membership; take a share; wallet; post_entry (key check, row locks, entry);
+    # share + packet counters in one UPDATE; the balances for wallet.updated. (Was 24.)
+    assert len(sql) <= 11, "\n".join(sql)
+    assert sum("claimed_count = claimed_count + 1" in s for s in sql) == 1
+    assert_ledger_balanced()
