@@ -3,7 +3,7 @@
 pay with the payment PIN (or none, under the password-free limit).
 
     python examples/pay_as_buyer.py --base http://127.0.0.1:8000 --token <bearer> \
-        --checkout https://plaza.example/api/v1/checkout/o_... --pin 123456
+        --checkout https://plaza.example/pay/o_... --pin 123456
 
 For a demo account, --set-pin and --topup first set a PIN and add money (the top-up
 uses the sandbox gateway outside production).

@@ -252,16 +252,16 @@ class MerchantTillView(MerchantApiView):
     @extend_schema(responses=MerchantTillOutput, summary="This merchant and its static till QR")
     def get(self, request):
         m = self.merchant
-        url = order_services.checkout_url(m.till_token)
+        api_url = order_services.checkout_api_url(m.till_token)
         return Response(
             {
                 "merchant_id": m.id,
                 "name": m.name,
                 "currency": m.currency,
                 "fee_bps": m.fee_bps,
-                "qr_payload": url,
+                "qr_payload": order_services.checkout_url(m.till_token),
                 "emvco_payload": order_services.till_qr_payload(m, qr_format="emvco"),
-                "qr_svg_url": url + "/qr.svg",
-                "qr_png_url": url + "/qr.png",
+                "qr_svg_url": api_url + "/qr.svg",
+                "qr_png_url": api_url + "/qr.png",
             }
         )

@@ -45,6 +45,32 @@ def merchant_account(merchant: Merchant, currency: str):
     )
 
 
+# A merchant's settlement account never changes once made (ledger accounts are never
+# deleted), so a payment need not look it up again: its id is remembered per process,
+# keyed like the signing-key cache by (id, created_at) so a reused id is another key.
+_settlement_ids: dict[tuple, int] = {}
+
+
+def _merchant_account_id(merchant: Merchant, currency: str) -> int:
+    ident = (merchant.id, merchant.created_at, currency)
+    found = _settlement_ids.get(ident)
+    if found is None:
+        found = merchant_account(merchant, currency).pk
+
+        def remember(found=found) -> None:
+            if len(_settlement_ids) > 10000:
+                _settlement_ids.clear()
+            _settlement_ids[ident] = found
+
+        # Only once committed: an account made by a payment that rolls back is gone.
+        transaction.on_commit(remember)
+    return found
+
+
+class _PaidMeanwhile(Exception):
+    """The order stopped being payable between our read and our write: roll back."""
+
+
 def _round_half_up(numerator: int, denominator: int) -> int:
     """round(numerator / denominator), halves away from zero (sign-symmetric)."""
     sign = -1 if numerator < 0 else 1
@@ -73,8 +99,10 @@ def _check_payable(order: Order, payer) -> bool:
     return False
 
 
-def _settle(order: Order, payer) -> Order:
-    """Post the payment entry and mark the order paid. Caller holds the order row lock."""
+def _settle(order: Order, payer, *, locked: bool = True) -> Order:
+    """Post the payment entry and mark the order paid. The caller holds the order row lock
+    (a till or pay-code order it just inserted), or passes `locked=False` and the final
+    UPDATE checks the order is still payable."""
     merchant = order.merchant
     applied = adjustments_for(order, payer, commit=True)
     discount = sum(a.buyer_discount for a in applied)
@@ -89,7 +117,7 @@ def _settle(order: Order, payer) -> Order:
     ]
     postings = [
         (wallet, -(order.amount - discount)),
-        (merchant_account(merchant, order.currency), order.amount - fee),
+        (_merchant_account_id(merchant, order.currency), order.amount - fee),
         (revenue, fee),
         *[(acc, amount) for _src, acc, amount in extra],
     ]
@@ -100,33 +128,42 @@ def _settle(order: Order, payer) -> Order:
         reference=f"order:{order.id}",
         metadata={"merchant_id": merchant.id, "out_trade_no": order.out_trade_no},
     )
-    order.status = Order.Status.PAID
-    order.payer = payer
-    order.paid_at = timezone.now()
-    order.fee = fee
-    order.discount = discount
-    order.buyer_paid = order.amount - discount
-    order.entry_id = entry.id
-    # Kept to reverse pro rata on refunds: every posting besides buyer and merchant.
-    order.adjustments = [
-        {"source": src, "account_id": acc.pk, "amount": amount} for src, acc, amount in extra
-    ] + ([{"source": "fee", "account_id": revenue.pk, "amount": fee}] if fee else [])
-    order.save(
-        update_fields=[
-            "status",
-            "payer",
-            "paid_at",
-            "fee",
-            "discount",
-            "buyer_paid",
-            "entry_id",
-            "adjustments",
+    now = timezone.now()
+    fields = {
+        "status": Order.Status.PAID,
+        "payer": payer,
+        "paid_at": now,
+        "fee": fee,
+        "discount": discount,
+        "buyer_paid": order.amount - discount,
+        "entry_id": entry.id,
+        # Kept to reverse pro rata on refunds: every posting besides buyer and merchant.
+        "adjustments": [
+            {"source": src, "account_id": acc.pk, "amount": amount} for src, acc, amount in extra
         ]
-    )
+        + ([{"source": "fee", "account_id": revenue.pk, "amount": fee}] if fee else []),
+    }
+    if locked:
+        Order.objects.filter(id=order.id).update(**fields)
+    # Unlocked (a QR order read before the transaction): the write itself checks the
+    # order is still pending and unexpired; if not, everything here rolls back.
+    elif not (
+        Order.objects.filter(id=order.id, status=Order.Status.PENDING, expires_at__gt=now).update(
+            **fields
+        )
+    ):
+        raise _PaidMeanwhile()
+    for name, value in fields.items():
+        setattr(order, name, value)
     for listener in hooks.payment_listeners():
         listener(order, applied)
     webhook_enqueue(order=order, event="order.paid")
-    wallet_changed(user_ids=[payer.id], currency=order.currency)
+    # The balance read for wallet.updated waits for commit: inside, it would keep the
+    # accounts locked (the merchant's and a revenue shard, shared by many payments) for
+    # one more round trip.
+    transaction.on_commit(
+        lambda: wallet_changed(user_ids=[payer.id], currency=order.currency), robust=True
+    )
     return order
 
 
@@ -150,11 +187,18 @@ def order_pay(*, token: str, payer, pin: str | None = None, order: Order | None 
     if _check_payable(order, payer):
         return order
     payment_authorize(user=payer, amount=order.amount, currency=order.currency, pin=pin)
-    with transaction.atomic():
-        order = _lock_order(id=order.id)
-        if _check_payable(order, payer):
-            return order
-        return _settle(order, payer)
+    # No row lock up front (one statement fewer on the 300/s path): the entry's
+    # idempotency key admits one payment per order, and the order's UPDATE admits only a
+    # still-pending order. A payment that loses the race rolls back entirely (its entry,
+    # any offer it consumed) and answers as a retry would.
+    try:
+        with transaction.atomic():
+            return _settle(order, payer, locked=False)
+    except (_PaidMeanwhile, ledger.LedgerConflict):
+        fresh = Order.objects.select_related("merchant").get(id=order.id)
+        if _check_payable(fresh, payer):
+            return fresh
+        raise
 
 
 def till_pay(

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from contextlib import nullcontext
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config.errors import Conflict, InvalidInput, NotFound
@@ -43,6 +44,13 @@ def effective_status(order: Order, now: dt.datetime | None = None) -> str:
 
 
 def checkout_url(token: str) -> str:
+    """What a merchant QR encodes: the web client's deep link `/pay/<token>` (like
+    `/join/<token>` for invites), so a phone camera opens the checkout screen; the app's
+    own scanner takes the token from it. The API lives at `/api/v1/checkout/<token>`."""
+    return f"{settings.PLAZA_PUBLIC_URL.rstrip('/')}/pay/{token}"
+
+
+def checkout_api_url(token: str) -> str:
     return f"{settings.PLAZA_PUBLIC_URL.rstrip('/')}/api/v1/checkout/{token}"
 
 
@@ -83,7 +91,7 @@ def _ts(value: dt.datetime | None) -> str | None:
 
 def order_view(order: Order) -> dict:
     """What the merchant sees of an order (API answers and webhook `data`)."""
-    url = checkout_url(order.token)
+    url = checkout_api_url(order.token)
     return {
         "order_id": order.id,
         "out_trade_no": order.out_trade_no,
@@ -152,9 +160,11 @@ def order_create(
     if notify_url:
         check_notify_url(notify_url)
     # Insert first: a retry of the same out_trade_no is the rare case, so the common
-    # path is one INSERT and the unique constraint decides.
+    # path is one INSERT and the unique constraint decides. Outside a transaction that
+    # INSERT is its own (no BEGIN/COMMIT round trips); inside one, a savepoint keeps a
+    # clash from breaking the caller's transaction.
     try:
-        with transaction.atomic():
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
             order = Order.objects.create(
                 merchant=merchant,
                 out_trade_no=out_trade_no,

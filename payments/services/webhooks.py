@@ -11,7 +11,9 @@ truth). The beat job `payments.merchant_tasks.webhooks_retry_due` picks due retr
 Requests are signed like the merchant's own API calls (X-Plaza-* headers) with the
 merchant's newest active key. In production a notify_url must be https and must not
 resolve to a private, loopback, link-local or otherwise non-global address (checked when
-the URL is given and again, with DNS, right before every POST).
+the URL is given and again, with DNS, right before every POST — and the POST connects to
+the address that check approved, so a DNS answer that changes in between cannot redirect
+it: no DNS rebinding).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -108,14 +110,20 @@ def check_notify_url(url: str) -> str:
     return url
 
 
-def _resolved_addresses_are_public(url: str) -> bool:
+def _public_address(url: str) -> str | None:
+    """Resolve the URL's host ONCE and return the address to connect to, or None when it
+    does not resolve or any answer is not public. The POST then goes to this very address
+    (see _post): resolving again when connecting would let a DNS answer that changed in
+    between (DNS rebinding) point a checked name at a private address."""
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        return False
-    return bool(infos) and all(_address_is_public(info[4][0]) for info in infos)
+        return None
+    if not infos or not all(_address_is_public(info[4][0]) for info in infos):
+        return None
+    return infos[0][4][0].split("%", 1)[0]
 
 
 # --- recording events -------------------------------------------------------------------
@@ -208,8 +216,81 @@ def _http() -> httpx.Client:
     return _client
 
 
+def _post(url: str, body: bytes, headers: dict, *, address: str | None = None) -> httpx.Response:
+    """POST `body` to `url`; with `address`, connect to that IP and never resolve the name
+    again. The name still goes in the Host header and, for https, in SNI and the
+    certificate check (httpcore verifies the certificate against `sni_hostname`)."""
+    if address is None:
+        return _http().post(url, content=body, headers=headers)
+    target = httpx.URL(url)
+    return _http().post(
+        target.copy_with(host=address),
+        content=body,
+        headers={**headers, "Host": target.netloc.decode("ascii")},
+        extensions={"sni_hostname": target.raw_host.decode("ascii")},
+    )
+
+
+# One statement, in autocommit, records the attempt and its outcome (PostgreSQL).
+_PG_RECORD_ATTEMPT = """
+WITH a AS (
+    INSERT INTO payments_webhookattempt
+        (delivery_id, number, started_at, duration_ms, status_code, error)
+    VALUES (%(id)s, %(number)s, %(started)s, %(ms)s, %(code)s, %(error)s)
+)
+UPDATE payments_webhookdelivery
+   SET attempts = %(number)s, claimed_until = NULL, last_status_code = %(code)s,
+       last_error = %(error)s, status = %(status)s, delivered_at = %(delivered)s,
+       next_attempt_at = %(next)s
+ WHERE id = %(id)s
+"""
+
+
+def _record_attempt(delivery: WebhookDelivery, *, number, now, duration_ms, status_code, error):
+    fields = {"attempts": number, "claimed_until": None, "last_status_code": status_code}
+    if not error:
+        fields.update(status=WebhookDelivery.Status.DELIVERED, delivered_at=now, last_error="")
+    else:
+        next_at = now + dt.timedelta(seconds=retry_delay(number))
+        fields["last_error"] = error[:300]
+        if next_at - delivery.created_at > RETRY_WINDOW:
+            fields.update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None)
+        else:
+            fields["next_attempt_at"] = next_at
+    status = fields.get("status", WebhookDelivery.Status.PENDING)
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with connection.cursor() as cur:
+            cur.execute(
+                _PG_RECORD_ATTEMPT,
+                {
+                    "id": delivery.id,
+                    "number": number,
+                    "started": now,
+                    "ms": duration_ms,
+                    "code": status_code,
+                    "error": error[:300],
+                    "status": status,
+                    "delivered": fields.get("delivered_at", delivery.delivered_at),
+                    "next": fields.get("next_attempt_at", delivery.next_attempt_at),
+                },
+            )
+        return status
+    with transaction.atomic():
+        WebhookAttempt.objects.create(
+            delivery_id=delivery.id,
+            number=number,
+            started_at=now,
+            duration_ms=duration_ms,
+            status_code=status_code,
+            error=error[:300],
+        )
+        WebhookDelivery.objects.filter(id=delivery.id).update(**fields)
+    return status
+
+
 def webhook_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> str | None:
-    """POST one delivery if it is due and nobody else holds it. Returns its new status."""
+    """POST one delivery if it is due and nobody else holds it. Returns its new status.
+    Three statements around the POST on PostgreSQL: claim, read, record."""
     now = now or timezone.now()
     claimed = (
         WebhookDelivery.objects.filter(
@@ -228,48 +309,35 @@ def webhook_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> str 
     from .merchants import signing_key_for
 
     key = signing_key_for(delivery.merchant)
+    address = None
     if key is None:
         error = "the merchant has no active API key to sign with"
-    elif not settings.MERCHANT_WEBHOOK_ALLOW_PRIVATE and not _resolved_addresses_are_public(
-        delivery.url
-    ):
-        error = "notify_url does not resolve to a public address"
-    else:
+    elif not settings.MERCHANT_WEBHOOK_ALLOW_PRIVATE:
+        address = _public_address(delivery.url)
+        if address is None:
+            error = "notify_url does not resolve to a public address"
+    if not error:
         parts = urlsplit(delivery.url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         headers = signed_headers(key[0], key[1], "POST", path, body)
         headers["Content-Type"] = "application/json"
         headers["User-Agent"] = "Plaza-Webhooks/1"
         try:
-            response = _http().post(delivery.url, content=body, headers=headers)
+            response = _post(delivery.url, body, headers, address=address)
             status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as e:  # InvalidURL is no HTTPError
             error = f"{type(e).__name__}: {e}"[:300]
-    duration_ms = int((time.monotonic() - started) * 1000)
-    finished = now  # attempts are timed from when they were due (tests pass a clock)
-    fields = {"attempts": number, "claimed_until": None, "last_status_code": status_code}
-    if not error:
-        fields.update(status=WebhookDelivery.Status.DELIVERED, delivered_at=finished, last_error="")
-    else:
-        next_at = finished + dt.timedelta(seconds=retry_delay(number))
-        fields["last_error"] = error[:300]
-        if next_at - delivery.created_at > RETRY_WINDOW:
-            fields.update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None)
-        else:
-            fields["next_attempt_at"] = next_at
-    with transaction.atomic():
-        WebhookAttempt.objects.create(
-            delivery_id=delivery_id,
-            number=number,
-            started_at=now,
-            duration_ms=duration_ms,
-            status_code=status_code,
-            error=error[:300],
-        )
-        WebhookDelivery.objects.filter(id=delivery_id).update(**fields)
-    return fields.get("status", WebhookDelivery.Status.PENDING)
+    # Attempts are timed from when they were due (tests pass a clock).
+    return _record_attempt(
+        delivery,
+        number=number,
+        now=now,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        status_code=status_code,
+        error=error,
+    )
 
 
 def webhooks_due(*, now: dt.datetime | None = None, limit: int = 500) -> list[int]:

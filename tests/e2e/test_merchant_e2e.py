@@ -96,7 +96,7 @@ def test_vending_machine_dispenses_when_the_buyer_pays(server):
     # the machine hears; the next test covers the poll.
     machine, payload = _start_machine(server, merchant, "--poll-every", "10")
     try:
-        assert "/api/v1/checkout/o_" in payload
+        assert "/pay/o_" in payload
         paid = _pay(server, token, payload)
         assert paid.returncode == 0, paid.stdout + paid.stderr
         assert "paid 250 USD" in paid.stdout

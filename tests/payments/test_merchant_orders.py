@@ -28,7 +28,11 @@ def test_create_answers_the_contract_shape(shop):
     for field in ("order_id", "status", "qr_payload", "qr_svg_url", "qr_png_url", "expires_at"):
         assert field in body
     assert body["status"] == "pending" and body["amount"] == 250
-    assert "/api/v1/checkout/o_" in body["qr_payload"]
+    # The QR opens the web client's checkout from a phone camera (like /join/ invites);
+    # the images and the API stay under /api/v1/checkout/.
+    assert "/pay/o_" in body["qr_payload"]
+    token = body["qr_payload"].rsplit("/", 1)[1]
+    assert body["qr_svg_url"].endswith(f"/api/v1/checkout/{token}/qr.svg")
     expires = dt.datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
     assert 590 <= (expires - timezone.now()).total_seconds() <= 600
 
@@ -122,7 +126,7 @@ def test_emvco_orders_carry_a_valid_payload(shop):
     fields = emvco.parse(body["qr_payload"])
     assert fields["54"] == "19.99" and fields["53"] == "840"
     assert fields["59"] == merchant.name and fields["60"] == merchant.city
-    assert "/api/v1/checkout/o_" in fields["26"]
+    assert "/pay/o_" in fields["26"]
 
 
 def test_qr_images_are_public_and_real(shop, api):

@@ -310,16 +310,20 @@ def test_hot_paths_stay_a_handful_of_queries(shop, buyer):
         c.post(f"/api/v1/checkout/{warm}/pay", {}, format="json")
     with CaptureQueriesContext(connection) as created:
         body = create_order(client, out_trade_no="Q-1").json()
-    # key lookup, out_trade_no lookup, insert (in a savepoint)
-    assert len(created.captured_queries) <= 5, [q["sql"][:80] for q in created]
+    # key lookup and the INSERT (the savepoint pair exists only because the test wraps
+    # everything in a transaction; a server's INSERT runs on its own)
+    assert len(created.captured_queries) <= 4, [q["sql"][:80] for q in created]
     for shard in range(settings.LEDGER_HOT_ACCOUNT_SHARDS):  # every shard exists already
         ledger.revenue_account(currency="USD", shard=shard)
     with CaptureQueriesContext(connection) as paid:
         r = c.post(f"/api/v1/checkout/{token_of(body)}/pay", {}, format="json")
     assert r.status_code == 200
-    # Ours (17): token auth, order, PIN record, savepoint, lock order, 3 accounts,
-    # entry (savepoint, insert, account lock, postings, balances, release), order update,
-    # wallet balances for wallet.updated, release. Other apps' hooks add the rest: the
-    # brands offer adjuster looks up the merchant's brand (1) and chat records the
-    # wallet.updated event for /sync (4). A regression past this bound is a real one.
-    assert len(paid.captured_queries) <= 22, [q["sql"][:80] for q in paid]
+    # Ours (14): token auth, order, PIN record, savepoint, 2 accounts (wallet, revenue
+    # shard; the merchant's settlement account id is remembered), entry (savepoint, key
+    # check, account lock, insert, release), the order UPDATE (which also checks it is
+    # still pending: no lock-read first), release, wallet balances after commit. Other
+    # apps' hooks add the rest: the brands offer adjuster looks up the merchant's brand (1)
+    # and chat records the wallet.updated event for /sync (4). Was 22. (SQLite's ledger
+    # path writes an entry in one statement more.)
+    bound = 19 if settings.DATABASE_IS_POSTGRES else 20
+    assert len(paid.captured_queries) <= bound, [q["sql"][:80] for q in paid]

@@ -172,3 +172,34 @@ def test_public_https_urls_are_accepted(settings):
     _m, key = make_merchant()
     r = create_order(SignedClient(key), notify_url="https://hooks.example.com/plaza")
     assert r.status_code == 201
+
+
+def test_the_post_goes_to_the_checked_address_not_a_second_lookup(receiver):
+    """DNS rebinding: the name is resolved once, checked, and the POST connects to that
+    very address. `hooks.rebind.test` resolves nowhere, so the request can only reach
+    the receiver through the pinned address; the name still travels in the Host header
+    (and, for https, in SNI and the certificate check)."""
+    port = receiver.server.server_address[1]
+    url = f"http://hooks.rebind.test:{port}/plaza/notify?m=7"
+    r = webhooks._post(url, b"{}", {"Content-Type": "application/json"}, address="127.0.0.1")
+    assert r.status_code == 200
+    (got,) = receiver.requests
+    assert got["path"] == "/plaza/notify?m=7"
+    assert {k.lower(): v for k, v in got["headers"].items()}["host"] == f"hooks.rebind.test:{port}"
+
+
+def test_a_name_with_any_private_answer_is_refused(monkeypatch):
+    import socket
+
+    calls = []
+
+    def fake_getaddrinfo(host, port, *args, **kwargs):
+        calls.append(host)
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", port)),
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+    assert webhooks._public_address("https://mixed.example/hook") is None
+    assert calls == ["mixed.example"]
