@@ -223,7 +223,7 @@ def _post(url: str, body: bytes, headers: dict, *, address: str | None = None) -
     if address is None:
         return _http().post(url, content=body, headers=headers)
     target = httpx.URL(url)
-    return _http().post(
+    return _pinned_http(target.raw_host.decode("ascii")).post(
         target.copy_with(host=address),
         content=body,
         headers={**headers, "Host": target.netloc.decode("ascii")},
@@ -286,6 +286,27 @@ def _record_attempt(delivery: WebhookDelivery, *, number, now, duration_ms, stat
         )
         WebhookDelivery.objects.filter(id=delivery.id).update(**fields)
     return status
+
+
+_pinned_clients: dict[str, httpx.Client] = {}
+
+
+def _pinned_http(hostname: str) -> httpx.Client:
+    # One client per host name for pinned POSTs: a pool is keyed by (scheme, IP, port),
+    # so a shared one could reuse a TLS connection whose certificate was checked for
+    # ANOTHER name on the same IP (shared hosting, a CDN). Per name, SNI and the check
+    # always match the request.
+    with _client_lock:
+        client = _pinned_clients.get(hostname)
+        if client is None:
+            if len(_pinned_clients) >= 64:  # dropped, not closed: a thread may be using it
+                _pinned_clients.pop(next(iter(_pinned_clients)))
+            client = _pinned_clients[hostname] = httpx.Client(
+                timeout=TIMEOUT_SECONDS,
+                follow_redirects=False,
+                limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+            )
+        return client
 
 
 def webhook_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> str | None:
