@@ -40,10 +40,8 @@ def _start_machine(server, merchant: dict, *extra: str) -> tuple[subprocess.Pope
             "examples/vending_machine.py",
             "--base",
             server.url,
-            "--key-id",
-            merchant["key_id"],
-            "--secret",
-            merchant["secret"],
+            f"--key-id={merchant['key_id']}",
+            f"--secret={merchant['secret']}",  # "=": a secret may start with "-"
             "--amount",
             "250",
             "--timeout",
@@ -75,10 +73,10 @@ def _pay(server, token: str, payload: str) -> subprocess.CompletedProcess:
             "examples/pay_as_buyer.py",
             "--base",
             server.url,
-            "--token",
-            token,
-            "--checkout",
-            payload,
+            # "=" form: a device token may start with "-", which argparse would read
+            # as an option (this made the test flaky).
+            f"--token={token}",
+            f"--checkout={payload}",
             "--pin",
             "123456",
         ],
