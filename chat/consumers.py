@@ -12,6 +12,7 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -22,6 +23,7 @@ from config.realtime import apublish, user_group
 
 from . import presence
 from .ratelimits import check_send_rate, typing_allowed
+from .sendqueue import batcher
 from .services import messages as message_services
 from .services.messages import SERVICE_KINDS
 from .services.stream import iso
@@ -75,9 +77,25 @@ def _seq(frame: dict, key: str = "seq") -> int:
     return value
 
 
+# A live socket refreshes its presence counter (TTL 6 h) on a ping at most this often.
+PRESENCE_TOUCH_EVERY = 600.0
+
+
 class PlazaConsumer(AsyncWebsocketConsumer):
     user_id: int | None = None
     device_id: int | None = None
+    _touched_at: float = 0.0
+
+    async def dispatch(self, message):
+        # channels' own dispatch first hops to Django's single sync thread to run
+        # close_old_connections() for EVERY message — each frame in, each push out — so all
+        # sockets of the process queued on one thread (a 500-member fan-out was 500 hops).
+        # This loop never touches the database: db() runs ORM work on chat's pool, and
+        # DatabaseSyncToAsync closes/returns that thread's connection itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self):
         self.user_id = None
@@ -181,8 +199,12 @@ class PlazaConsumer(AsyncWebsocketConsumer):
 
     async def frame_ping(self, frame: dict):
         await self.send_event({"type": "pong", "ts": frame.get("ts")})
-        # Keep the presence counter from expiring while this socket lives.
-        await db(presence.touch)(self.user_id)
+        # Keep the presence counter from expiring while this socket lives; its TTL is hours,
+        # so once in a while is plenty (not a thread hop and a Redis call per ping).
+        now = asyncio.get_running_loop().time()
+        if now - self._touched_at > PRESENCE_TOUCH_EVERY:
+            self._touched_at = now
+            await db(presence.touch)(self.user_id)
 
     async def frame_presence_query(self, frame: dict):
         ids = frame.get("user_ids")
@@ -214,14 +236,36 @@ class PlazaConsumer(AsyncWebsocketConsumer):
                 code="kind_not_allowed",
                 fields={"kind": ["Not a client kind."]},
             )
+        rate_counted = False
+        if settings.DATABASE_IS_POSTGRES:
+            item = message_services.prepare_send(
+                sender_id=self.user_id,
+                conversation_id=conversation_id,
+                frame=frame,
+                skip_channel=self.channel_name,
+            )
+            if item is not None:
+                # Group commit with the other sends of this process (chat.sendqueue).
+                item = await batcher().send(item)
+                if item.error is not None:
+                    raise item.error
+                if item.message is not None:
+                    await self.send_ack(item.message)
+                    return
+                rate_counted = item.rate_counted
+        # The one-message path: uploads, stickers, replies, and whatever the batch handed
+        # back (not a member, blocked, a retried client_id) for its precise answer.
         deliveries: list = []
-        message = await db(_send)(self.user_id, conversation_id, frame, deliveries)
+        message = await db(_send)(self.user_id, conversation_id, frame, deliveries, rate_counted)
         # Committed: publish from this loop (no hop to a background loop and back).
         for user_ids, event in deliveries:
             try:
                 await apublish(user_ids, event, skip_channel=self.channel_name)
             except Exception:  # best effort, like every push: sync is the source of truth
                 log.exception("publishing message.new failed")
+        await self.send_ack(message)
+
+    async def send_ack(self, message):
         await self.send_event(
             {
                 "type": "message.ack",
@@ -298,8 +342,11 @@ def _on_disconnect(user_id: int) -> tuple[bool, list[int], str | None]:
     return True, presence_audience(user_id), last_seen_record(user_id=user_id)
 
 
-def _send(user_id: int, conversation_id: int, frame: dict, deliveries: list):
-    check_send_rate(user_id)
+def _send(
+    user_id: int, conversation_id: int, frame: dict, deliveries: list, rate_counted: bool = False
+):
+    if not rate_counted:  # the batch already counted this send against the limit
+        check_send_rate(user_id)
     return message_services.message_send(
         sender=user_id,
         conversation_id=conversation_id,

@@ -3,9 +3,13 @@ other apps — system lines, transfers — are not limited here)."""
 
 from __future__ import annotations
 
+import hashlib
+import time
+
 from django.conf import settings
 
-from config.ratelimit import check_rate
+from config.errors import RateLimited
+from config.ratelimit import check_rate, parse_rates
 
 
 def check_send_rate(user_id: int) -> None:
@@ -22,3 +26,62 @@ def typing_allowed(user_id: int, conversation_id: int) -> bool:
     from django.core.cache import cache
 
     return cache.add(f"chat:typing:{user_id}:{conversation_id}", 1, timeout=3)
+
+
+def check_send_rates(user_ids: list[int]) -> list[RateLimited | None]:
+    """`check_send_rate` for a batch of sends (one entry per send, in order): the error to
+    report for each, or None. Same keys and counting as `config.ratelimit.check_rate`, so
+    REST and WebSocket share one budget; on Redis one pipeline counts the whole batch
+    instead of two or three round trips per send."""
+    from django.core.cache import caches
+
+    cache = caches["default"]
+    spec = f"{settings.CHAT_SEND_RATE_BURST}/s"
+    client = _redis_client(cache)
+    if client is None:
+        out: list[RateLimited | None] = []
+        for uid in user_ids:
+            try:
+                check_send_rate(uid)
+                out.append(None)
+            except RateLimited as e:
+                out.append(e)
+        return out
+    now = time.time()
+    rates = parse_rates(spec)
+    keys = []
+    pipe = client.pipeline(transaction=False)
+    for uid in user_ids:
+        digest = hashlib.sha256(str(uid).encode()).hexdigest()[:32]
+        for limit, window in rates:
+            bucket = int(now // window)
+            key = cache.make_and_validate_key(f"rl:chat.send:{window}:{bucket}:{digest}")
+            pipe.incr(key)
+            pipe.expire(key, window + 1)
+            keys.append((limit, window, bucket))
+    counts = pipe.execute()[::2]
+    out = []
+    per = len(rates)
+    for i in range(len(user_ids)):
+        error = None
+        for (limit, window, bucket), count in zip(
+            keys[i * per : (i + 1) * per], counts[i * per : (i + 1) * per], strict=True
+        ):
+            if count > limit and error is None:
+                error = RateLimited(
+                    "You are sending messages too fast.",
+                    retry_after=int((bucket + 1) * window - now) + 1,
+                    code="rate_limited",
+                )
+        out.append(error)
+    return out
+
+
+def _redis_client(cache):
+    """The raw redis-py client behind Django's Redis cache, or None for other backends.
+    (Django stores integers unpickled, so INCR here and cache.incr() agree.)"""
+    from django.core.cache.backends.redis import RedisCache
+
+    if not isinstance(cache, RedisCache):
+        return None
+    return cache._cache.get_client(write=True)

@@ -92,6 +92,11 @@ async def apublish(user_ids: list[int], event: dict, *, skip_channel: str | None
     await _publish(user_ids, event, skip_channel)
 
 
+async def apublish_many(deliveries: list[tuple[list[int], dict, str | None]]) -> None:
+    """Publish several `(user_ids, event, skip_channel)` at once (a batch of sends)."""
+    await asyncio.gather(*(_publish(ids, event, skip) for ids, event, skip in deliveries))
+
+
 async def _publish(user_ids: list[int], event: dict, skip_channel: str | None = None) -> None:
     layer = get_channel_layer()
     if layer is None:

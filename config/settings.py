@@ -299,6 +299,10 @@ CHAT_SEARCH_RATE = env.str("CHAT_SEARCH_RATE", default="10/s,300/m")
 CHAT_BACKUP_RATE = env.str("CHAT_BACKUP_RATE", default="5/h")
 # Threads per server process for WebSocket chat work (each may hold a DB connection).
 CHAT_WS_DB_THREADS = env.int("CHAT_WS_DB_THREADS", default=16)
+# Group commit of WebSocket sends (chat.sendqueue): at most this many batches written at
+# once per process, each of at most CHAT_SEND_BATCH_MAX sends.
+CHAT_SEND_BATCH_CONCURRENCY = env.int("CHAT_SEND_BATCH_CONCURRENCY", default=2)
+CHAT_SEND_BATCH_MAX = env.int("CHAT_SEND_BATCH_MAX", default=256)
 PUSH_BACKEND = env.str("PUSH_BACKEND", default="chat.push.LogPushBackend")
 CHAT_UPLOAD_MAX_IMAGE_BYTES = env.int("CHAT_UPLOAD_MAX_IMAGE_BYTES", default=10 * 1024 * 1024)
 CHAT_UPLOAD_MAX_FILE_BYTES = env.int("CHAT_UPLOAD_MAX_FILE_BYTES", default=10 * 1024 * 1024)

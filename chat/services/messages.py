@@ -266,6 +266,36 @@ def message_send(
     return message
 
 
+# Kinds whose payload is checked without a query: these sends can be group-committed.
+BATCHABLE_KINDS = frozenset({"text", "location"})
+
+
+def prepare_send(*, sender_id: int, conversation_id: int, frame: dict, skip_channel=None):
+    """Validate a client's send like `message_send` does, without touching the database.
+    Returns a `send_batch.Outgoing` for the group-commit path, or None when this send needs
+    the one-message path (uploads and stickers are looked up; replies are checked against
+    the sender's join point). Raises the same InvalidInput as `message_send`."""
+    from .send_batch import Outgoing
+
+    kind = frame.get("kind")
+    if kind not in BATCHABLE_KINDS or frame.get("reply_to_seq") is not None:
+        return None
+    client_id = _clean_client_id(frame.get("client_id"))
+    text = _clean_text(kind, frame.get("text") or "")
+    mentions = _clean_mentions(frame.get("mentions"))
+    payload = clean_payload(kind=kind, sender_id=sender_id, payload=frame.get("payload"))
+    return Outgoing(
+        sender_id=sender_id,
+        conversation_id=conversation_id,
+        client_id=client_id,
+        kind=kind,
+        text=text,
+        payload=payload,
+        mentions=mentions,
+        skip_channel=skip_channel,
+    )
+
+
 def _notify_offline_on_commit(message: Message, members, sender_id: int | None) -> None:
     recipients = [m[0] for m in members if m[0] != sender_id and not m[2]]
     if not recipients:

@@ -1,0 +1,226 @@
+"""Group commit: store many `message.send` frames in one database round trip.
+
+The WebSocket edge of one process hands its plain sends (text and location, no
+`reply_to_seq`; see `messages.prepare_send`) to one batcher (`chat.sendqueue`), which
+passes whatever arrived while the previous batch was being written to `send_many`.
+Per batch, whatever its size:
+
+1. one Redis pipeline counts every sender's hit on the shared per-person send limit;
+2. one SELECT reads the active members of every conversation in the batch, with a
+   blocked flag for direct chats (proves each sender is a member, gives the fan-out list);
+3. one statement (autocommit, so one transaction) locks the conversations in id order,
+   advances `last_seq`/`last_event_seq` by the number of messages each got, inserts every
+   message and its `message.new` stream event, and moves each sender's read mark. Seqs stay
+   gapless and in commit order per conversation, exactly as with `stream.bump`: the
+   conversation row lock is taken by the same statement that reserves the seqs;
+4. one `MGET` of presence for offline pushes (as `message_send` does).
+
+Anything off the happy path leaves the batch and goes through `messages.message_send`
+one by one, which raises the usual errors: a sender who is not a member, a blocked pair,
+and — because the whole statement rolls back — every item of a batch that hit a unique
+constraint (a retried `client_id`: the per-message path returns the first message, or 409)
+or any other database error. So idempotency, 404s and `cannot_message` behave exactly as
+on the one-message path; only the happy path is batched.
+
+PostgreSQL only (the statement uses data-modifying CTEs and arrays); elsewhere the
+batcher sends one by one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from django.db import DatabaseError, connection
+from django.utils import timezone
+
+from ..models import Message
+from . import stream
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """One validated client send (see `messages.prepare_send`)."""
+
+    sender_id: int
+    conversation_id: int
+    client_id: str
+    kind: str
+    text: str
+    payload: dict
+    mentions: list[int]
+    skip_channel: str | None = None
+    # Filled by send_many: the stored message, or the error to report, or both unset
+    # when the item must go through the one-message path.
+    message: Message | None = None
+    error: Exception | None = None
+    rate_counted: bool = False
+    recipients: list[int] = field(default_factory=list)
+    frame: dict | None = None
+
+
+MEMBERS_SQL = """
+SELECT m.conversation_id, m.user_id, m.muted,
+       c.kind = 'direct' AND EXISTS (
+           SELECT 1 FROM chat_membership o JOIN accounts_block b
+             ON (b.blocker_id = m.user_id AND b.blocked_id = o.user_id)
+             OR (b.blocker_id = o.user_id AND b.blocked_id = m.user_id)
+           WHERE o.conversation_id = m.conversation_id AND o.user_id <> m.user_id
+             AND o.left_at IS NULL
+       ) AS blocked
+FROM chat_membership m JOIN chat_conversation c ON c.id = m.conversation_id
+WHERE m.conversation_id = ANY(%s) AND m.left_at IS NULL
+"""
+
+# `locked` takes the conversation row locks in id order (its rows come out of the sort
+# one by one and are locked as they come), so two batches touching the same
+# conversations never deadlock; `bumped` then reserves the seqs under those locks
+# (READ COMMITTED re-reads the latest committed counters). Django's foreign keys are
+# DEFERRABLE INITIALLY DEFERRED, so the event rows may reference the messages inserted by
+# the sibling CTE.
+WRITE_SQL = """
+WITH input AS (
+    SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[],
+                         %s::jsonb[], %s::jsonb[], %s::int[])
+        AS t(conv, sender, client_id, kind, body, payload, mentions, ord)
+), counts AS (
+    SELECT conv, count(*)::bigint AS n FROM input GROUP BY conv
+), locked AS (
+    SELECT id FROM chat_conversation WHERE id IN (SELECT conv FROM counts)
+    ORDER BY id FOR UPDATE
+), bumped AS (
+    UPDATE chat_conversation c
+    SET last_seq = c.last_seq + k.n, last_event_seq = c.last_event_seq + k.n,
+        last_message_at = %s
+    FROM locked l JOIN counts k ON k.conv = l.id
+    WHERE c.id = l.id
+    RETURNING c.id, c.last_seq - k.n AS seq0, c.last_event_seq - k.n AS eseq0
+), msgs AS (
+    INSERT INTO chat_message (conversation_id, seq, sender_id, client_id, kind, text,
+                              payload, reply_to_seq, mentions, created_at)
+    SELECT i.conv, b.seq0 + i.ord, i.sender, i.client_id, i.kind, i.body, i.payload, NULL,
+           i.mentions, %s
+    FROM input i JOIN bumped b ON b.id = i.conv
+    ORDER BY i.conv, i.ord
+    RETURNING id, conversation_id, seq
+), evs AS (
+    INSERT INTO chat_chatevent (conversation_id, event_seq, type, message_id, data,
+                                created_at)
+    SELECT m.conversation_id, b.eseq0 + (m.seq - b.seq0), 'message.new', m.id, '{}'::jsonb,
+           %s
+    FROM msgs m JOIN bumped b ON b.id = m.conversation_id
+), reads AS (
+    UPDATE chat_membership mb SET last_read_seq = r.seq, last_delivered_seq = r.seq
+    FROM (SELECT i.conv, i.sender, max(b.seq0 + i.ord) AS seq
+          FROM input i JOIN bumped b ON b.id = i.conv GROUP BY 1, 2) r
+    WHERE mb.conversation_id = r.conv AND mb.user_id = r.sender
+)
+SELECT id, conversation_id, seq FROM msgs
+"""
+
+
+def send_many(items: list[Outgoing]) -> None:
+    """Store `items` (see the module doc); sets `message`/`recipients`/`frame` or `error`
+    on each, or leaves both unset for the caller to send it one by one."""
+    from ..ratelimits import check_send_rates
+
+    for item, error in zip(items, check_send_rates([i.sender_id for i in items]), strict=True):
+        item.error = error
+        item.rate_counted = True
+    live = [i for i in items if i.error is None]
+    if not live:
+        return
+    conv_ids = sorted({i.conversation_id for i in live})
+    members: dict[int, list[tuple[int, bool, bool]]] = {}
+    with connection.cursor() as cur:
+        cur.execute(MEMBERS_SQL, [conv_ids])
+        for conv, user, muted, blocked in cur.fetchall():
+            members.setdefault(conv, []).append((user, muted, blocked))
+    ok = []
+    for item in live:
+        mine = next(
+            (m for m in members.get(item.conversation_id, ()) if m[0] == item.sender_id), None
+        )
+        if mine is not None and not mine[2]:
+            ok.append(item)
+        # else: not a member or blocked: the one-message path raises the right error.
+    if not ok:
+        return
+    ords: dict[int, int] = {}
+    cols: list[list] = [[], [], [], [], [], [], [], []]
+    for item in ok:
+        n = ords[item.conversation_id] = ords.get(item.conversation_id, 0) + 1
+        for col, value in zip(
+            cols,
+            (
+                item.conversation_id,
+                item.sender_id,
+                item.client_id,
+                item.kind,
+                item.text,
+                json.dumps(item.payload),
+                json.dumps(item.mentions),
+                n,
+            ),
+            strict=True,
+        ):
+            col.append(value)
+    now = timezone.now()
+    try:
+        with connection.cursor() as cur:
+            cur.execute(WRITE_SQL, [*cols, now, now, now])
+            rows = cur.fetchall()
+    except DatabaseError:
+        # A retried client_id (unique constraint) or a lock/serialisation failure: the
+        # statement rolled back as a whole. Every item goes the one-message way, which
+        # returns the first message for a retry, or 409.
+        return
+    stored = {(conv, seq): pk for pk, conv, seq in rows}
+    # Each conversation's seqs are consecutive in arrival order: its first seq + ord - 1.
+    first_seq: dict[int, int] = {}
+    for conv, seq in stored:
+        first_seq[conv] = min(first_seq.get(conv, seq), seq)
+    for item, n in zip(ok, cols[7], strict=True):
+        seq = first_seq[item.conversation_id] + n - 1
+        message = Message(
+            id=stored[(item.conversation_id, seq)],
+            conversation_id=item.conversation_id,
+            seq=seq,
+            sender_id=item.sender_id,
+            client_id=item.client_id,
+            kind=item.kind,
+            text=item.text,
+            payload=item.payload,
+            reply_to_seq=None,
+            mentions=item.mentions,
+            created_at=now,
+        )
+        item.message = message
+        item.recipients = [m[0] for m in members[item.conversation_id]]
+        item.frame = {
+            "type": "message.new",
+            "conversation_id": item.conversation_id,
+            "message": stream.render_message(message),
+        }
+    _notify_offline(ok, members)
+
+
+def _notify_offline(items: list[Outgoing], members: dict) -> None:
+    """As `messages._notify_offline_on_commit`, with one presence MGET for the batch."""
+    from ..presence import online_users
+    from ..tasks import push_offline
+
+    wanted = {
+        id(item): [
+            u for u, muted, _b in members[item.conversation_id] if u != item.sender_id and not muted
+        ]
+        for item in items
+    }
+    everyone = {u for ids in wanted.values() for u in ids}
+    if not everyone:
+        return
+    online = online_users(everyone)
+    for item in items:
+        offline = [u for u in wanted[id(item)] if u not in online]
+        if offline:
+            push_offline.delay(item.message.pk, offline)
