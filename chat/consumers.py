@@ -304,13 +304,20 @@ class PlazaConsumer(AsyncWebsocketConsumer):
         conversation_id, seq = _id(frame, "conversation_id"), _id(frame, "seq")
         await db(_recall)(self.user_id, conversation_id, seq)
 
-    # Channel-layer message: {"type": "push", "event": {...}} -> forwarded unchanged,
+    # Channel-layer message: {"type": "push", "text": "<frame>"} (or "texts": a batch, see
+    # push_many_to_users) -> forwarded as is, already JSON (encoded once by the publisher),
     # except to the one socket named in "skip" (the sender's, which got an ack).
     async def push(self, message: dict):
         if message.get("skip") == self.channel_name:
             return
-        # One channel-layer message may carry a batch of events (see push_many_to_users).
-        for event in message.get("events") or [message["event"]]:
+        text = message.get("text")
+        if text is not None:
+            await self.send(text_data=text)
+            return
+        for text in message.get("texts") or ():
+            await self.send(text_data=text)
+        # Messages from a process still running the previous release.
+        for event in message.get("events") or ([message["event"]] if "event" in message else []):
             await self.send_event(event)
 
     async def send_event(self, event: dict):

@@ -54,6 +54,13 @@ def online_users(user_ids: Iterable[int]) -> set[int]:
     ids = list(user_ids)
     if not ids:
         return set()
+    from .ratelimits import redis_client
+
+    client = redis_client()
+    if client is not None:
+        # One MGET on the shared client (counters are stored as plain integers).
+        keys = [cache.make_and_validate_key(_key(u)) for u in ids]
+        return {u for u, v in zip(ids, client.mget(keys), strict=True) if v and int(v) > 0}
     found = cache.get_many([_key(u) for u in ids])
     return {u for u in ids if (found.get(_key(u)) or 0) > 0}
 

@@ -79,9 +79,22 @@ def check_send_rates(user_ids: list[int]) -> list[RateLimited | None]:
 
 def _redis_client(cache):
     """The raw redis-py client behind Django's Redis cache, or None for other backends.
-    (Django stores integers unpickled, so INCR here and cache.incr() agree.)"""
+    (Django stores integers unpickled, so INCR here and cache.incr() agree.) Kept on its
+    connection pool: Django builds a new client per cache call, about a millisecond each
+    in redis-py 8."""
     from django.core.cache.backends.redis import RedisCache
 
     if not isinstance(cache, RedisCache):
         return None
-    return cache._cache.get_client(write=True)
+    pool = cache._cache._get_connection_pool(True)
+    client = getattr(pool, "_plaza_client", None)
+    if client is None:
+        client = pool._plaza_client = cache._cache._client(connection_pool=pool)
+    return client
+
+
+def redis_client():
+    """The shared raw client of the default cache (None unless it is Redis)."""
+    from django.core.cache import caches
+
+    return _redis_client(caches["default"])

@@ -158,8 +158,10 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            # The pub/sub layer: one subscription per process, no per-channel polling.
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # Redis pub/sub: one subscription per process and per connected person, no
+            # per-channel polling; publishes pipelined (config/channel_layer.py says why
+            # not channels_redis's pub/sub layer).
+            "BACKEND": "config.channel_layer.RedisPubSubLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 "prefix": env.str("CHANNEL_PREFIX", default=_PREFIX),

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Block
 from accounts.services import device_token_issue
+from chat import presence
 from chat.models import ChatEvent, Conversation, Membership, Message
 from chat.services.conversations import conversation_get_or_create_direct, group_create
 from chat.services.messages import message_send
@@ -48,6 +49,8 @@ def test_one_batch_over_two_conversations_is_gapless_in_arrival_order(user, othe
         out(user, d, "d3", "three"),
         out(other_user, g, "g3", "c", kind="location", payload={"lat": 1.5, "lng": 2.0}),
     ]
+    for u in (user, other_user, third):
+        presence.connected(u.pk)  # online: no offline-push task in the count below
     with CaptureQueriesContext(connection) as q:
         send_many(items)
     assert len(q.captured_queries) == 2  # members, then one write statement
