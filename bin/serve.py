@@ -48,6 +48,8 @@ def main() -> int:
             str(args.port),
             "--ws-ping-interval",
             "30",
+            "--ws-per-message-deflate",  # docs/OPERATIONS.md: small frames, big zlib state
+            "false",
             "--no-access-log",
         ],
         cwd=ROOT,

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 
 from django.core.cache import cache
 
+from . import rediskit
+
 PRESENCE_TTL = 6 * 3600
 
 
@@ -21,6 +23,12 @@ def _key(user_id: int) -> str:
 
 def connected(user_id: int) -> int:
     """A socket of `user_id` authenticated; returns the number of live sockets."""
+    client = rediskit.client()
+    if client is not None:  # one round trip on the shared client (chat.rediskit)
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(rediskit.key(_key(user_id)))
+        pipe.expire(rediskit.key(_key(user_id)), PRESENCE_TTL)
+        return int(pipe.execute()[0])
     key = _key(user_id)
     if cache.add(key, 1, timeout=PRESENCE_TTL):
         return 1
@@ -35,6 +43,14 @@ def connected(user_id: int) -> int:
 
 def disconnected(user_id: int) -> int:
     """A socket closed; returns the number still open (0 means offline now)."""
+    client = rediskit.client()
+    if client is not None:
+        key = rediskit.key(_key(user_id))
+        count = int(client.decr(key))
+        if count <= 0:  # last socket (or the counter had expired)
+            client.delete(key)
+            return 0
+        return count
     key = _key(user_id)
     try:
         count = cache.decr(key)
@@ -47,6 +63,10 @@ def disconnected(user_id: int) -> int:
 
 
 def touch(user_id: int) -> None:
+    client = rediskit.client()
+    if client is not None:
+        client.expire(rediskit.key(_key(user_id)), PRESENCE_TTL)
+        return
     cache.touch(_key(user_id), PRESENCE_TTL)
 
 
@@ -54,12 +74,10 @@ def online_users(user_ids: Iterable[int]) -> set[int]:
     ids = list(user_ids)
     if not ids:
         return set()
-    from .ratelimits import redis_client
-
-    client = redis_client()
+    client = rediskit.client()
     if client is not None:
         # One MGET on the shared client (counters are stored as plain integers).
-        keys = [cache.make_and_validate_key(_key(u)) for u in ids]
+        keys = [rediskit.key(_key(u)) for u in ids]
         return {u for u, v in zip(ids, client.mget(keys), strict=True) if v and int(v) > 0}
     found = cache.get_many([_key(u) for u in ids])
     return {u for u in ids if (found.get(_key(u)) or 0) > 0}

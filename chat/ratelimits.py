@@ -11,6 +11,8 @@ from django.conf import settings
 from config.errors import RateLimited
 from config.ratelimit import check_rate, parse_rates
 
+from . import rediskit
+
 
 def check_send_rate(user_id: int) -> None:
     check_rate(
@@ -23,9 +25,13 @@ def check_send_rate(user_id: int) -> None:
 
 def typing_allowed(user_id: int, conversation_id: int) -> bool:
     """At most one typing event per person and conversation every 3 seconds."""
+    raw = f"chat:typing:{user_id}:{conversation_id}"
+    client = rediskit.client()
+    if client is not None:
+        return bool(client.set(rediskit.key(raw), 1, ex=3, nx=True))
     from django.core.cache import cache
 
-    return cache.add(f"chat:typing:{user_id}:{conversation_id}", 1, timeout=3)
+    return cache.add(raw, 1, timeout=3)
 
 
 def check_send_rates(user_ids: list[int]) -> list[RateLimited | None]:
@@ -33,11 +39,8 @@ def check_send_rates(user_ids: list[int]) -> list[RateLimited | None]:
     report for each, or None. Same keys and counting as `config.ratelimit.check_rate`, so
     REST and WebSocket share one budget; on Redis one pipeline counts the whole batch
     instead of two or three round trips per send."""
-    from django.core.cache import caches
-
-    cache = caches["default"]
     spec = f"{settings.CHAT_SEND_RATE_BURST}/s"
-    client = _redis_client(cache)
+    client = rediskit.client()
     if client is None:
         out: list[RateLimited | None] = []
         for uid in user_ids:
@@ -55,7 +58,7 @@ def check_send_rates(user_ids: list[int]) -> list[RateLimited | None]:
         digest = hashlib.sha256(str(uid).encode()).hexdigest()[:32]
         for limit, window in rates:
             bucket = int(now // window)
-            key = cache.make_and_validate_key(f"rl:chat.send:{window}:{bucket}:{digest}")
+            key = rediskit.key(f"rl:chat.send:{window}:{bucket}:{digest}")
             pipe.incr(key)
             pipe.expire(key, window + 1)
             keys.append((limit, window, bucket))
@@ -75,26 +78,3 @@ def check_send_rates(user_ids: list[int]) -> list[RateLimited | None]:
                 )
         out.append(error)
     return out
-
-
-def _redis_client(cache):
-    """The raw redis-py client behind Django's Redis cache, or None for other backends.
-    (Django stores integers unpickled, so INCR here and cache.incr() agree.) Kept on its
-    connection pool: Django builds a new client per cache call, about a millisecond each
-    in redis-py 8."""
-    from django.core.cache.backends.redis import RedisCache
-
-    if not isinstance(cache, RedisCache):
-        return None
-    pool = cache._cache._get_connection_pool(True)
-    client = getattr(pool, "_plaza_client", None)
-    if client is None:
-        client = pool._plaza_client = cache._cache._client(connection_pool=pool)
-    return client
-
-
-def redis_client():
-    """The shared raw client of the default cache (None unless it is Redis)."""
-    from django.core.cache import caches
-
-    return _redis_client(caches["default"])
