@@ -255,22 +255,24 @@ def _search_postgres(*, parsed, user_id, cids, joined, sender_id, before, after,
         # A phrase's word pairs are lexemes too (migration search_word_pairs): adding them
         # to the indexed condition leaves only messages that hold the pairs to be read
         # back for the positional check, instead of every message holding the words.
-        # No pairs (one-word phrases) → the query itself again, a harmless repeat.
+        # The pairs are ANDed into one `@@` (`qm`), not a second `@@`: two would shrink the
+        # planner's row estimate and make it trade the per-conversation index probes for
+        # one scan of every message in the database that holds the pairs. No pairs (a
+        # one-word phrase) leaves the query as it is.
         pairs = (
-            ", (SELECT coalesce(string_agg(x::text, ' & ')::tsquery, q0.q) FROM"
-            " unnest(%s::text[]) AS ph, chat_phrase_pairs(ph) AS x WHERE x IS NOT NULL) AS p"
+            "q0.q && coalesce((SELECT string_agg(x::text, ' & ')::tsquery FROM"
+            " unnest(%s::text[]) AS ph, chat_phrase_pairs(ph) AS x), q0.q)"
             if phrases
-            else ""
+            else "q0.q"
         )
         sql = f"""
             {scope},
             q0 AS (SELECT websearch_to_tsquery('simple', %s) AS q),
-            q AS MATERIALIZED (SELECT q0.q {pairs} FROM q0),
+            q AS MATERIALIZED (SELECT q0.q, {pairs} AS qm FROM q0),
             cand AS (
                 SELECT m.id, m.search_doc FROM chat_message m
                 JOIN c ON c.cid = m.conversation_id CROSS JOIN q
-                WHERE m.search_doc @@ q.q {"AND m.search_doc @@ q.p" if phrases else ""}
-                AND m.seq > c.joined {_VISIBLE} {extra}
+                WHERE m.search_doc @@ q.qm AND m.seq > c.joined {_VISIBLE} {extra}
                 ORDER BY m.id DESC LIMIT %s
             ),
             h AS (
