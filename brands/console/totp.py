@@ -69,7 +69,11 @@ def totp_pending_secret(*, user) -> tuple[str, str] | None:
     factor = ConsoleSecondFactor.objects.filter(user=user, confirmed_at__isnull=True).first()
     if factor is None:
         return None
-    totp = _totp(factor)
+    try:
+        totp = _totp(factor)
+    except DomainError:  # encrypted with a key since dropped: start the set-up over
+        factor.delete()
+        return None
     uri = totp.provisioning_uri(name=user.phone or str(user.pk), issuer_name=ISSUER)
     return totp.secret, uri
 

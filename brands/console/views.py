@@ -154,7 +154,7 @@ def login_code(request):
             except RateLimited as exc:
                 form.add_error(None, f"Too many attempts; try again in {exc.retry_after} s.")
                 status = 429
-            except totp.CodeWrong as exc:
+            except DomainError as exc:  # a wrong code, or an unreadable secret
                 form.add_error("code", exc.message)
             else:
                 del request.session[PENDING]

@@ -131,3 +131,12 @@ def test_account_page_needs_sign_in_and_carries_the_csp(brand, owner):
     r = signed_in(owner).get("/console/account/")
     assert "script-src 'self'" in r["Content-Security-Policy"]
     assert b"<script>" not in r.content and b"style=" not in r.content
+
+
+def test_an_unreadable_secret_is_a_message_not_a_500(brand, owner):
+    """E.g. encrypted with an at-rest key an operator has since dropped."""
+    app, _ = enable(signed_in(owner))
+    ConsoleSecondFactor.objects.filter(user=owner).update(secret="not-a-fernet-token")
+    client = password_step(owner.phone)
+    r = client.post("/console/login/code/", {"code": next_step_code(app)})
+    assert r.status_code == 400 and b"cannot be read" in r.content
