@@ -371,6 +371,11 @@ STORE_EDGE_CACHE = env.bool("STORE_EDGE_CACHE", default=True)
 STORE_EDGE_CACHE_ENTRIES = env.int("STORE_EDGE_CACHE_ENTRIES", default=1000)
 STORE_EDGE_CACHE_BYTES = env.int("STORE_EDGE_CACHE_BYTES", default=32 * 1024 * 1024)
 STORE_PURCHASE_RATE = env.str("STORE_PURCHASE_RATE", default="10/s,300/h")
+# Purchases add to their pack's popularity in one UPDATE per process at most this often
+# (0 = one per purchase, as in tests).
+STORE_POPULARITY_FLUSH_SECONDS = env.float(
+    "STORE_POPULARITY_FLUSH_SECONDS", default=0.0 if TESTING else 1.0
+)
 # Catalogue pages that miss the cache (and so cost database work) per client IP.
 STORE_CATALOGUE_BUILD_RATE = env.str("STORE_CATALOGUE_BUILD_RATE", default="30/s,600/m")
 STORE_PACK_MIN_STICKERS = env.int("STORE_PACK_MIN_STICKERS", default=1)

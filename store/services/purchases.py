@@ -11,11 +11,25 @@ failure (not enough money, already owned) rolls all of it back.
 from __future__ import annotations
 
 import random
+import threading
+import time
+from collections import Counter
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 
 from accounts import selectors as people
@@ -30,14 +44,44 @@ from ..models import Entitlement, Pack, Purchase
 CREATOR_ACCOUNT_KIND = "creator_earnings"
 
 
-def _published_pack(pack_id: int) -> Pack:
+def _checkout_read(*, pack_id: int, buyer_id: int, recipient_id: int) -> Pack:
+    """Everything a purchase needs to know before the money moves, in one query: the
+    published pack and its creator, whether the recipient already owns it (`owned`), and
+    the ids of the ledger accounts a paid purchase posts to (`wallet_account_id`,
+    `creator_account_id`, `revenue_account_id`: None when not created yet) for a random
+    shard of platform revenue (`revenue_shard`)."""
+    shard = random.randrange(max(1, int(getattr(settings, "LEDGER_HOT_ACCOUNT_SHARDS", 8))))
+    Account = ledger.Account
+
+    def account_id(**filters):
+        return Subquery(
+            Account.objects.filter(currency=OuterRef("currency"), **filters).values("pk")[:1]
+        )
+
     pack = (
         Pack.objects.select_related("creator")
         .filter(pk=pack_id, status=Pack.Status.PUBLISHED)
+        .annotate(
+            owned=Exists(Entitlement.objects.filter(user_id=recipient_id, pack_id=OuterRef("pk"))),
+            wallet_account_id=account_id(kind=ledger.AccountKind.USER_WALLET, owner_id=buyer_id),
+            creator_account_id=account_id(
+                kind=CREATOR_ACCOUNT_KIND,
+                owner__isnull=True,
+                owner_ref=Concat(
+                    Value("creator:"), Cast(OuterRef("creator_id"), output_field=CharField())
+                ),
+            ),
+            revenue_account_id=account_id(
+                kind=ledger.AccountKind.PLATFORM_REVENUE,
+                owner__isnull=True,
+                owner_ref=f"system:revenue:{shard}",
+            ),
+        )
         .first()
     )
     if pack is None:
         raise NotFound("No such pack.")
+    pack.revenue_shard = shard
     return pack
 
 
@@ -45,12 +89,56 @@ def _already_owned() -> Conflict:
     return Conflict("This pack is already owned.", code="already_owned")
 
 
+# --- popularity -----------------------------------------------------------------------
+# A ranking hint, not money: each process counts purchases in memory after they commit and
+# adds them to the packs in one UPDATE at most every STORE_POPULARITY_FLUSH_SECONDS (1 s;
+# 0 = at every purchase), instead of a statement and a commit of its own per purchase.
+# Counts a process holds when it dies are lost; the popularity recount beat job heals
+# them, as it heals any drift.
+_popularity_pending: Counter[int] = Counter()
+_popularity_lock = threading.Lock()
+_popularity_flushed_at = 0.0
+
+
 def _count_popularity(pack_id: int) -> None:
-    # After commit and outside the purchase's transaction: the counter is a ranking hint,
-    # and keeping its row lock out of the purchase keeps a best-seller from serialising.
-    transaction.on_commit(
-        lambda: Pack.objects.filter(pk=pack_id).update(popularity=F("popularity") + 1)
+    # After commit and outside the purchase's transaction: keeping the pack's row lock out
+    # of the purchase keeps a best-seller from serialising its buyers.
+    transaction.on_commit(lambda: _popularity_add(pack_id))
+
+
+def _popularity_add(pack_id: int) -> None:
+    with _popularity_lock:
+        _popularity_pending[pack_id] += 1
+        every = float(getattr(settings, "STORE_POPULARITY_FLUSH_SECONDS", 1.0))
+        due = time.monotonic() - _popularity_flushed_at >= every
+    if due:
+        popularity_flush()
+
+
+def popularity_flush() -> int:
+    """Add this process's pending purchase counts to the packs (one statement). Returns
+    the number of packs updated."""
+    global _popularity_flushed_at
+    with _popularity_lock:
+        pending = dict(_popularity_pending)
+        _popularity_pending.clear()
+        _popularity_flushed_at = time.monotonic()
+    if not pending:
+        return 0
+    added = Case(
+        *[When(pk=pk, then=Value(n)) for pk, n in sorted(pending.items())],
+        default=Value(0),
+        output_field=IntegerField(),
     )
+    try:
+        return Pack.objects.filter(pk__in=sorted(pending)).update(
+            popularity=F("popularity") + added
+        )
+    except DatabaseError:
+        # A deadlock or a lost connection: keep the counts for the next flush.
+        with _popularity_lock:
+            _popularity_pending.update(pending)
+        return 0
 
 
 def creator_account(*, creator_id: int, currency: str):
@@ -100,53 +188,36 @@ def pack_purchase(
     grants the pack."""
     recipient_id = recipient_id or buyer.pk
     gift = recipient_id != buyer.pk
-    pack = _published_pack(pack_id)
+    pack = _checkout_read(pack_id=pack_id, buyer_id=buyer.pk, recipient_id=recipient_id)
     if gift:
         recipient = people.user_get(user_id=recipient_id)
         # Not a contact, blocked, closed or unknown: one answer, so ids cannot be probed.
         if recipient is None or not people.are_contacts(user_id=buyer.pk, other_id=recipient_id):
             raise NotFound("You can only give packs to your contacts.", code="not_a_contact")
     _check_price(pack, expected_price, expected_currency)
-    if Entitlement.objects.filter(user_id=recipient_id, pack=pack).exists():
+    if pack.owned:
         raise _already_owned()
     if pack.price_amount:
         payment_authorize(user=buyer, amount=pack.price_amount, currency=pack.currency, pin=pin)
     return _purchase_commit(buyer=buyer, pack=pack, recipient_id=recipient_id)
 
 
-def _purchase_accounts(*, buyer_id: int, creator_id: int, currency: str) -> tuple:
-    """(buyer's wallet, creator's earnings, a random platform revenue shard) in one query
-    when they exist — the usual case — creating any that is missing through the ledger."""
-    shard = random.randrange(max(1, int(getattr(settings, "LEDGER_HOT_ACCOUNT_SHARDS", 8))))
-    wanted = {
-        "wallet": Q(kind=ledger.AccountKind.USER_WALLET, owner_id=buyer_id),
-        "creator": Q(
-            kind=CREATOR_ACCOUNT_KIND, owner__isnull=True, owner_ref=f"creator:{creator_id}"
-        ),
-        "revenue": Q(
-            kind=ledger.AccountKind.PLATFORM_REVENUE,
-            owner__isnull=True,
-            owner_ref=f"system:revenue:{shard}",
-        ),
-    }
-    found = {}
-    rows = ledger.Account.objects.filter(currency=currency).filter(
-        wanted["wallet"] | wanted["creator"] | wanted["revenue"]
+def _purchase_accounts(pack: Pack, *, buyer_id: int) -> tuple[int, int, int]:
+    """(buyer's wallet, creator's earnings, platform revenue shard) account ids, as read by
+    `_checkout_read`; one that does not exist yet (a creator's first sale) is created
+    through the ledger."""
+    wallet = (
+        pack.wallet_account_id or ledger.user_wallet(user_id=buyer_id, currency=pack.currency).pk
     )
-    for acc in rows.only("id", "kind", "owner_id", "owner_ref"):
-        if acc.kind == ledger.AccountKind.USER_WALLET:
-            found["wallet"] = acc.pk
-        elif acc.kind == CREATOR_ACCOUNT_KIND:
-            found["creator"] = acc.pk
-        else:
-            found["revenue"] = acc.pk
-    if "wallet" not in found:
-        found["wallet"] = ledger.user_wallet(user_id=buyer_id, currency=currency).pk
-    if "creator" not in found:
-        found["creator"] = creator_account(creator_id=creator_id, currency=currency).pk
-    if "revenue" not in found:
-        found["revenue"] = ledger.revenue_account(currency=currency, shard=shard).pk
-    return found["wallet"], found["creator"], found["revenue"]
+    creator = (
+        pack.creator_account_id
+        or creator_account(creator_id=pack.creator_id, currency=pack.currency).pk
+    )
+    revenue = (
+        pack.revenue_account_id
+        or ledger.revenue_account(currency=pack.currency, shard=pack.revenue_shard).pk
+    )
+    return wallet, creator, revenue
 
 
 @ledger.retry_on_conflict
@@ -160,9 +231,7 @@ def _purchase_commit(*, buyer, pack: Pack, recipient_id: int) -> Purchase:
         with transaction.atomic():
             entry_id = None
             if amount:
-                wallet, creator, revenue = _purchase_accounts(
-                    buyer_id=buyer.pk, creator_id=pack.creator_id, currency=pack.currency
-                )
+                wallet, creator, revenue = _purchase_accounts(pack, buyer_id=buyer.pk)
                 entry = ledger.post_entry(
                     kind="store.gift" if gift else "store.purchase",
                     postings=[
