@@ -316,7 +316,7 @@ def campaign_send_batch(
 
 
 def _send_batch(campaign_id: int, batch_size: int, now: dt.datetime, chain: bool) -> BatchResult:
-    from chat.services import brand_delivery
+    from chat.services import brand_fanout
 
     with transaction.atomic():
         c = (
@@ -359,15 +359,22 @@ def _send_batch(campaign_id: int, batch_size: int, now: dt.datetime, chain: bool
         if missing:
             opened = _open_conversations(brand, missing)
             to_send = [(u, conv or opened[u], v) for u, conv, v in to_send]
-        items = [
-            brand_delivery.BrandMessage(user_id=u, conversation_id=conv, **_message_for(c, v))
-            for u, conv, v in to_send
-        ]
-        written = brand_delivery.deliver_bulk(brand_id=brand.pk, messages=items, now=now)
+        # A batch carries two or three distinct messages (variants): chat writes them
+        # set-based from templates, one statement for the whole batch.
+        variants = sorted({v for _u, _conv, v in to_send})
+        tpl_index = {v: i for i, v in enumerate(variants)}
+        templates = [brand_fanout.Template(**_message_for(c, v)) for v in variants]
+        written = brand_fanout.deliver_templates(
+            brand_id=brand.pk,
+            templates=templates,
+            recipients=[(u, conv, tpl_index[v]) for u, conv, v in to_send],
+            now=now,
+        )
         sent, capped_, held = Delivery.Status.SENT, Delivery.Status.CAPPED, Delivery.Status.HOLDOUT
         rows_out = [
-            (c.pk, brand.pk, u, v, sent, now, conv, written[u][0], written[u][1])
-            for u, conv, v in to_send
+            (c.pk, brand.pk, w.user_id, variants[w.template], sent, now, w.conversation_id)
+            + (w.message_id, w.seq)
+            for w in written
         ]
         rows_out += [
             (c.pk, brand.pk, u, v, capped_, now, None, None, None)
@@ -515,10 +522,13 @@ def campaign_run_to_end(
     *, campaign_id: int, batch_size: int | None = None, max_batches: int = 10_000
 ) -> None:
     """Run batches inline until the campaign stops (tests, bench, management command)."""
+    from chat.services.brand_fanout import flush_pushes
+
     for _ in range(max_batches):
         r = campaign_send_batch(campaign_id=campaign_id, batch_size=batch_size, chain=False)
         if r.status != Status.SENDING or r.picked < (batch_size or BATCH_SIZE_DEFAULT):
-            return
+            break
+    flush_pushes()
 
 
 # --- clicks ----------------------------------------------------------------------------------

@@ -310,9 +310,16 @@ class Delivery(models.Model):
         CAPPED = "capped"  # frequency cap: skipped and counted
         HOLDOUT = "holdout"  # control group: never messaged, measured for lift
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries")
+    # No single-column indexes on campaign and user: `delivery_once` (campaign, user) and
+    # `delivery_user_recent` (user, created_at) lead with them. A campaign writes a row per
+    # person, so every index here is paid a million times per campaign.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     variant = models.CharField(max_length=1, default="A")  # A, B, or H (holdout)
     status = models.CharField(max_length=8, choices=Status.choices)
     created_at = models.DateTimeField(default=timezone.now)

@@ -89,6 +89,27 @@ def publish_now(user_ids: list[int], event: dict, *, skip_channel: str | None = 
         log.exception("realtime publish failed for %d users", len(user_ids))
 
 
+def publish_each_now(frames: list[tuple[int, dict]]) -> None:
+    """Publish a different event to each user (campaign fan-out: one message per person),
+    concurrently in one go instead of one round trip per person. Past commit, best effort."""
+    if not frames:
+        return
+    from django.conf import settings
+
+    if _in_event_loop() or "InMemory" in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
+        for uid, event in frames:
+            publish_now([uid], event)
+        return
+
+    async def _all():
+        await asyncio.gather(*(_publish([uid], event) for uid, event in frames))
+
+    try:
+        asyncio.run_coroutine_threadsafe(_all(), _background_loop()).result(timeout=30)
+    except Exception:  # delivery is best effort; sync is the source of truth
+        log.exception("realtime publish failed for %d users", len(frames))
+
+
 async def apublish(user_ids: list[int], event: dict, *, skip_channel: str | None = None) -> None:
     await _publish(user_ids, event, skip_channel)
 
