@@ -176,14 +176,34 @@ class SaleOrderOut(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class SaleOrderStatusOut(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["settled", "reserved", "refused", "none"])
+    reason = serializers.CharField(required=False)
+    order = SaleOrderOut(required=False, allow_null=True)
+
+
+def _sale_order_body(order, brand_id: int) -> dict:
+    return {
+        "order_id": order.pk,
+        "sale_id": order.sale_id,
+        "brand_id": brand_id,
+        "title": order.sale.title,
+        "amount_minor": order.amount_minor,
+        "currency": order.currency,
+        "created_at": order.created_at,
+    }
+
+
 class SaleOrderCreateView(APIView):
     @extend_schema(
         request=None,
         parameters=[IDEMPOTENCY_KEY_HEADER],
-        responses={201: SaleOrderOut, 200: SaleOrderOut},
+        responses={201: SaleOrderOut, 200: SaleOrderOut, 202: SaleOrderStatusOut},
         description=(
             "Buy one unit of an exclusive sale from the wallet (one per person; buying "
-            "again returns the first order with 200). 409 `sold_out` once the stock is gone."
+            "again returns the first order with 200). 409 `sold_out` once the stock is gone. "
+            "Under a rush the unit is reserved and settled in a batch a moment later: 202 "
+            "`reserved`, then GET this URL for the order."
         ),
     )
     def post(self, request, brand_id: int, sale_id: int):
@@ -196,17 +216,23 @@ class SaleOrderCreateView(APIView):
     @idempotent
     def _buy(self, request, brand_id: int, sale_id: int):
         first = not SaleOrder.objects.filter(sale_id=sale_id, user=request.user).exists()
-        order = sales.sale_buy(brand_id=brand_id, sale_id=sale_id, user=request.user)
-        body = {
-            "order_id": order.pk,
-            "sale_id": order.sale_id,
-            "brand_id": brand_id,
-            "title": order.sale.title,
-            "amount_minor": order.amount_minor,
-            "currency": order.currency,
-            "created_at": order.created_at,
-        }
+        try:
+            order = sales.sale_buy(brand_id=brand_id, sale_id=sale_id, user=request.user)
+        except sales.SalePending:
+            return Response(SaleOrderStatusOut({"status": "reserved"}).data, status=202)
+        body = _sale_order_body(order, brand_id)
         return Response(SaleOrderOut(body).data, status=201 if first else 200)
+
+    @extend_schema(
+        responses={200: SaleOrderStatusOut},
+        description="Where my purchase stands: settled (with the order), reserved, refused, none.",
+    )
+    def get(self, request, brand_id: int, sale_id: int):
+        st = sales.sale_order_status(sale_id=sale_id, user=request.user)
+        order = st.pop("order")
+        if order is not None:
+            st["order"] = _sale_order_body(order, brand_id)
+        return Response(SaleOrderStatusOut(st).data)
 
 
 class CampaignClickView(APIView):
