@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -217,7 +218,12 @@ class SaleOrderCreateView(APIView):
     def _buy(self, request, brand_id: int, sale_id: int):
         first = not SaleOrder.objects.filter(sale_id=sale_id, user=request.user).exists()
         try:
-            order = sales.sale_buy(brand_id=brand_id, sale_id=sale_id, user=request.user)
+            order = sales.sale_buy(
+                brand_id=brand_id,
+                sale_id=sale_id,
+                user=request.user,
+                wait=getattr(settings, "BRANDS_SALE_WAIT_SECONDS", 5.0),
+            )
         except sales.SalePending:
             return Response(SaleOrderStatusOut({"status": "reserved"}).data, status=202)
         body = _sale_order_body(order, brand_id)

@@ -128,6 +128,9 @@ def sale_create(
             followers_only=followers_only,
         )
         audit.record(brand=brand, actor=acting_user, action=audit.Action.SALE_CREATED, sale=sale)
+        # The gate exists before the first attempt (a rush would otherwise start with
+        # everyone waiting for one of them to build it).
+        transaction.on_commit(lambda: sale_rebuild(sale_id=sale.pk))
     return sale
 
 
@@ -483,15 +486,15 @@ def _ensure_gate(sale_id: int) -> None:
     if not ExclusiveSale.objects.filter(pk=sale_id).exists():
         raise NotFound("No such sale.", code="sale_not_found")
     gate = _gate()
-    token = gate.lock(sale_id)
-    if token is None:
-        time.sleep(0.01)  # someone else is settling or building it
+    building = f"brands:sale:{sale_id}:building"
+    if not cache.add(building, 1, timeout=10):
+        time.sleep(0.01)  # someone else is building it
         return
     try:
         if not gate.has_gate(sale_id):
             sale_rebuild(sale_id=sale_id)
     finally:
-        gate.unlock(sale_id, token)
+        cache.delete(building)
 
 
 # --- settlement -------------------------------------------------------------------------

@@ -141,3 +141,112 @@ def test_concurrent_buyers_never_oversell_or_double_charge(make_user):
     charged = [p for p in people if wallet(p) != 2000]
     assert len(charged) == stock and all(wallet(p) == 1000 for p in charged)
     assert_ledger_balanced()
+
+
+def _reserve(brand, sale, person):
+    return sales.sale_reserve(brand_id=brand.pk, sale_id=sale.pk, user=person)
+
+
+@pytest.mark.django_db
+def test_settlement_is_one_batch_and_a_buyer_without_funds_fails_alone(
+    brand, owner, make_user, follow, ledger_balanced
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    sale = make_sale(brand, owner, stock=3, price=1000)
+    rich = [follow(make_user()) for _ in range(3)]
+    poor = follow(make_user())
+    for p in rich[:2]:
+        fund_wallet(p, 5000)
+    fund_wallet(rich[2], 5000)
+    # Admission answers at once: three units reserved, nobody charged yet.
+    for p in (rich[0], poor, rich[1]):
+        assert _reserve(brand, sale, p).status == "reserved"
+    assert wallet(rich[0]) == 5000 and SaleOrder.objects.count() == 0
+    with CaptureQueriesContext(connection) as few:
+        assert sales.sale_settle(sale_id=sale.pk) == 3
+    # The poor buyer was refused alone; their unit went back and a late buyer takes it.
+    assert sorted(SaleOrder.objects.values_list("user_id", flat=True)) == sorted(
+        [rich[0].pk, rich[1].pk]
+    )
+    assert wallet(rich[0]) == 4000 and wallet(rich[1]) == 4000
+    assert sales.sale_order_status(sale_id=sale.pk, user=poor)["reason"] == "insufficient_funds"
+    assert _reserve(brand, sale, rich[2]).status == "reserved"
+    with CaptureQueriesContext(connection) as one:
+        sales.sale_settle(sale_id=sale.pk)
+    assert ExclusiveSale.objects.get(pk=sale.pk).stock_left == 0
+    if connection.vendor == "postgresql":
+        # A batch costs the same statements whether it settles one buyer or three (the
+        # embedded shape posts entry by entry in savepoints).
+        assert len(few) <= len(one) + 1
+    with pytest.raises(sales.SoldOut):
+        _reserve(brand, sale, poor)
+
+
+@pytest.mark.django_db
+def test_a_settler_dying_after_its_commit_charges_nobody_twice(
+    brand, owner, make_user, follow, ledger_balanced
+):
+    sale = make_sale(brand, owner, stock=5, price=700)
+    people = [follow(make_user()) for _ in range(3)]
+    for p in people:
+        fund_wallet(p, 1000)
+        _reserve(brand, sale, p)
+    # The settler commits its batch, then dies before recording the outcomes in Redis.
+    queued = sales._gate().peek(sale.pk, 10)
+    sales._settle_batch(sale.pk, queued)
+    assert SaleOrder.objects.count() == 3
+    # The next settler finds the committed orders and only records them.
+    assert sales.sale_settle(sale_id=sale.pk) == 3
+    assert SaleOrder.objects.count() == 3
+    assert all(wallet(p) == 300 for p in people)
+    assert ExclusiveSale.objects.get(pk=sale.pk).stock_left == 2
+    for p in people:
+        st = sales.sale_order_status(sale_id=sale.pk, user=p)
+        assert st["status"] == "settled" and st["order"].user_id == p.pk
+
+
+@pytest.mark.django_db
+def test_redis_lost_the_gate_is_rebuilt_from_the_database(
+    brand, owner, make_user, follow, ledger_balanced
+):
+    from tests.conftest import clear_cache
+
+    sale = make_sale(brand, owner, stock=2, price=500)
+    a, b, c = (follow(make_user()) for _ in range(3))
+    for p in (a, b, c):
+        fund_wallet(p, 1000)
+    first = sales.sale_buy(brand_id=brand.pk, sale_id=sale.pk, user=a)
+    clear_cache()  # Redis flushed: gate, buyers, queue, flags all gone
+    # The gate comes back from the orders and stock_left: a keeps their order, b gets the
+    # last unit, c is told sold out; nobody is charged twice.
+    assert sales.sale_buy(brand_id=brand.pk, sale_id=sale.pk, user=a).pk == first.pk
+    sales.sale_buy(brand_id=brand.pk, sale_id=sale.pk, user=b)
+    with pytest.raises(sales.SoldOut):
+        sales.sale_buy(brand_id=brand.pk, sale_id=sale.pk, user=c)
+    assert (wallet(a), wallet(b), wallet(c)) == (500, 500, 1000)
+    assert ExclusiveSale.objects.get(pk=sale.pk).stock_left == 0
+
+
+@pytest.mark.django_db
+def test_under_a_rush_the_api_answers_reserved_then_the_order(
+    brand, owner, make_user, follow, ledger_balanced, settings
+):
+    sale = make_sale(brand, owner, stock=2, price=800)
+    fan = follow(make_user())
+    fund_wallet(fan, 1000)
+    client = client_for(fan)
+    settings.BRANDS_SALE_WAIT_SECONDS = 0.05
+    token = sales._gate().lock(sale.pk)  # another settler is busy with this sale
+    try:
+        r = buy(client, brand, sale)
+        assert r.status_code == 202 and r.json()["status"] == "reserved"
+        url = f"/api/v1/brands/{brand.pk}/sales/{sale.pk}/orders"
+        assert client.get(url).json()["status"] == "reserved"
+    finally:
+        sales._gate().unlock(sale.pk, token)
+    sales.sale_settle(sale_id=sale.pk)
+    body = client.get(f"/api/v1/brands/{brand.pk}/sales/{sale.pk}/orders").json()
+    assert body["status"] == "settled" and body["order"]["amount_minor"] == 800
+    assert wallet(fan) == 200
