@@ -5,7 +5,7 @@ endpoint calls) on PostgreSQL + Redis with DEBUG off, as production runs them, i
 shapes:
 
 * **server-like**: the 500 claims are released together (one barrier across processes)
-  into 4 worker processes × 8 threads, each process with its own connection pool — the
+  into 2 worker processes × 4 threads, each process with its own connection pool — the
   way several server processes with bounded worker pools take a crowd of requests;
 * **one process, 500 threads**: every claimer its own thread in one Python process, all
   released by one barrier (the shape of tests/chat/test_red_packets.py's correctness
@@ -27,7 +27,7 @@ from django.db import connection
 
 from bench.stats import median, table
 
-PROCS, THREADS = 4, 8
+PROCS, THREADS = 2, 4
 
 
 def _production_like() -> None:
@@ -120,6 +120,29 @@ def _burst_threads(claimers: int, shares: int) -> dict:
     return _summary(results, time.perf_counter() - t0)
 
 
+def _warm(threads: int) -> None:
+    """A running server has its connections open and its realtime loop up: open
+    `threads` pooled connections at once, and publish once."""
+    from config.realtime import publish_now
+
+    together = threading.Barrier(threads)
+
+    def hold():
+        try:
+            with connection.cursor() as cur:
+                cur.execute("SELECT 1")
+                together.wait(timeout=60)
+        finally:
+            connection.close()
+
+    warmers = [threading.Thread(target=hold) for _ in range(threads)]
+    for t in warmers:
+        t.start()
+    for t in warmers:
+        t.join(60)
+    publish_now([0], {"type": "warm"})
+
+
 def _server_process(packet_id: int, user_ids: list[int], threads: int, barrier, out_q) -> None:
     """One 'server': a pool of `threads` workers taking its share of the crowd."""
     os.environ["DEBUG"] = "false"
@@ -131,6 +154,7 @@ def _server_process(packet_id: int, user_ids: list[int], threads: int, barrier, 
 
     people = list(User.objects.filter(pk__in=user_ids))
     connection.close()
+    _warm(threads)
     todo: queue.SimpleQueue = queue.SimpleQueue()
     for p in people:
         todo.put(p)
