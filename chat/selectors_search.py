@@ -150,7 +150,9 @@ def message_search(
     postgres = connection.vendor == "postgresql"
     if newest and not postgres:
         raise InvalidInput("The cursor is not valid.", code="invalid_cursor")
-    if cursor is None and postgres:
+    if cursor is None and postgres and sender_id is None and before is None:
+        # (A sender or time filter can leave few of the common word's hits, and the walk
+        # would then read most of the history to fill a page: those stay ranked.)
         newest = _too_common(parsed, size)
     search = _search_sqlite
     if postgres:
