@@ -21,6 +21,9 @@ def _key(user_id: int) -> str:
     return f"chat:online:{user_id}"
 
 
+presence_key = _key  # the raw cache key of a person's socket counter
+
+
 def connected(user_id: int) -> int:
     """A socket of `user_id` authenticated; returns the number of live sockets."""
     client = rediskit.client()

@@ -5,15 +5,16 @@ The WebSocket edge of one process hands its plain sends (text and location, no
 passes whatever arrived while the previous batch was being written to `send_many`.
 Per batch, whatever its size:
 
-1. one Redis pipeline counts every sender's hit on the shared per-person send limit;
-2. one SELECT reads the active members of every conversation in the batch, with a
+1. one SELECT reads the active members of every conversation in the batch, with a
    blocked flag for direct chats (proves each sender is a member, gives the fan-out list);
+2. one Redis round trip counts every sender's hit on the shared per-person send limit
+   (one Lua call) and reads everyone's presence counter (offline pushes; and a sender
+   whose only socket is the sending one gets no copy of their own message);
 3. one statement (autocommit, so one transaction) locks the conversations in id order,
    advances `last_seq`/`last_event_seq` by the number of messages each got, inserts every
    message and its `message.new` stream event, and moves each sender's read mark. Seqs stay
    gapless and in commit order per conversation, exactly as with `stream.bump`: the
-   conversation row lock is taken by the same statement that reserves the seqs;
-4. one `MGET` of presence for offline pushes (as `message_send` does).
+   conversation row lock is taken by the same statement that reserves the seqs.
 
 Anything off the happy path leaves the batch and goes through `messages.message_send`
 one by one, which raises the usual errors: a sender who is not a member, a blocked pair,
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
+from .. import rediskit
 from ..models import Message
 from . import stream
 
@@ -122,20 +124,34 @@ SELECT id, conversation_id, seq FROM msgs
 def send_many(items: list[Outgoing]) -> None:
     """Store `items` (see the module doc); sets `message`/`recipients`/`frame` or `error`
     on each, or leaves both unset for the caller to send it one by one."""
+    from ..presence import presence_key
     from ..ratelimits import check_send_rates
 
-    for item, error in zip(items, check_send_rates([i.sender_id for i in items]), strict=True):
-        item.error = error
-        item.rate_counted = True
-    live = [i for i in items if i.error is None]
-    if not live:
-        return
-    conv_ids = sorted({i.conversation_id for i in live})
+    conv_ids = sorted({i.conversation_id for i in items})
     members: dict[int, list[tuple[int, bool, bool]]] = {}
     with connection.cursor() as cur:
         cur.execute(MEMBERS_SQL, [conv_ids])
         for conv, user, muted, blocked in cur.fetchall():
             members.setdefault(conv, []).append((user, muted, blocked))
+    # One Redis round trip: every sender's hit on the send limit, and the presence of
+    # everyone concerned (offline pushes; whether a sender has other devices online).
+    people = sorted({u for ms in members.values() for u, _m, _b in ms})
+    errors, counts = check_send_rates(
+        [i.sender_id for i in items], also_mget=[presence_key(u) for u in people]
+    )
+    if rediskit.client() is None:  # the local-memory cache: ask presence itself
+        from ..presence import online_users
+
+        online = online_users(people)
+        sockets = {u: (2 if u in online else 0) for u in people}
+    else:
+        sockets = {u: int(v or 0) for u, v in zip(people, counts, strict=True)}
+    for item, error in zip(items, errors, strict=True):
+        item.error = error
+        item.rate_counted = True
+    live = [i for i in items if i.error is None]
+    if not live:
+        return
     ok = []
     for item in live:
         mine = next(
@@ -202,25 +218,23 @@ def send_many(items: list[Outgoing]) -> None:
             "conversation_id": item.conversation_id,
             "message": stream.render_message(message),
         }
-    _notify_offline(ok, members)
+        if sockets.get(item.sender_id, 0) <= 1:
+            # The sending socket is the sender's only one: it gets the ack, so nobody of
+            # theirs needs the push. (A device connecting right now counts itself before
+            # it takes its sync cursor, which then already covers this committed message.)
+            item.recipients = [u for u in item.recipients if u != item.sender_id]
+    _notify_offline(ok, members, sockets)
 
 
-def _notify_offline(items: list[Outgoing], members: dict) -> None:
-    """As `messages._notify_offline_on_commit`, with one presence MGET for the batch."""
-    from ..presence import online_users
+def _notify_offline(items: list[Outgoing], members: dict, sockets: dict[int, int]) -> None:
+    """As `messages._notify_offline_on_commit`, from the presence read with the batch."""
     from ..tasks import push_offline
 
-    wanted = {
-        id(item): [
-            u for u, muted, _b in members[item.conversation_id] if u != item.sender_id and not muted
-        ]
-        for item in items
-    }
-    everyone = {u for ids in wanted.values() for u in ids}
-    if not everyone:
-        return
-    online = online_users(everyone)
     for item in items:
-        offline = [u for u in wanted[id(item)] if u not in online]
+        offline = [
+            u
+            for u, muted, _b in members[item.conversation_id]
+            if u != item.sender_id and not muted and sockets.get(u, 0) <= 0
+        ]
         if offline:
             push_offline.delay(item.message.pk, offline)

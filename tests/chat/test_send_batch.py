@@ -49,7 +49,7 @@ def test_one_batch_over_two_conversations_is_gapless_in_arrival_order(user, othe
         out(user, d, "d3", "three"),
         out(other_user, g, "g3", "c", kind="location", payload={"lat": 1.5, "lng": 2.0}),
     ]
-    for u in (user, other_user, third):
+    for u in (user, other_user, third, third):
         presence.connected(u.pk)  # online: no offline-push task in the count below
     with CaptureQueriesContext(connection) as q:
         send_many(items)
@@ -82,7 +82,10 @@ def test_one_batch_over_two_conversations_is_gapless_in_arrival_order(user, othe
     assert items[0].frame["type"] == "message.new"
     assert items[0].frame["message"]["text"] == "one"
     assert items[0].frame["message"]["client_id"] == "d1"
+    # Third has two devices online: the other one gets the copy (the sender socket is
+    # skipped when published). User's only socket is the sending one: no copy to publish.
     assert sorted(items[1].recipients) == sorted([user.pk, other_user.pk, third.pk])
+    assert items[0].recipients == [other_user.pk]
 
 
 def test_not_a_member_and_blocked_are_left_for_the_one_message_path(user, other_user, make_user):
