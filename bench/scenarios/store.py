@@ -5,12 +5,12 @@ published packs, one sticker each, 12 categories, some featured); buyers are rea
 with tokens, funded wallets and a PIN-free limit (so a purchase is the wallet path, not
 an Argon2 PIN check, which payments benchmarks on its own).
 
-GETs (catalogue and the GET /me baseline) are sent by a lean keep-alive HTTP/1.1 client
-(`_raw_closed_loop`) because the load generator shares the 2 cores with the servers and
-httpx costs several milliseconds of CPU per request here — more than the catalogue edge
-it would be measuring. Purchases use httpx (the server's cost dwarfs it). Every row also
-reports CPU per request, of the server processes and of the load generator, read from
-/proc: figures that a busy machine moves much less than requests per second.
+Requests are sent by a lean keep-alive HTTP/1.1 client (`_raw_closed_loop`), not httpx:
+the load generator shares the 2 cores with the servers, and httpx costs several
+milliseconds of CPU per request here — more than the catalogue edge it would be
+measuring, and CPU a purchase would otherwise not get. Every row also reports CPU per
+request, of the server processes and of the load generator, read from /proc: figures
+that a busy machine moves much less than requests per second.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from pathlib import Path
 
 import httpx
 
-from bench.load import closed_loop
 from bench.stats import median, table
 from tests.load.servers import start_servers
 
@@ -130,7 +129,9 @@ def _catalogue_urls() -> list[str]:
 async def _raw_closed_loop(
     urls: list[str], next_request, *, concurrency: int, duration: float, ok=(200,)
 ) -> dict:
-    """`concurrency` keep-alive HTTP/1.1 connections sending GETs back to back.
+    """`concurrency` keep-alive HTTP/1.1 connections sending requests back to back.
+    `next_request()` gives (path, headers) for a GET, or (path, headers, json body) for a
+    POST.
 
     A lean client on purpose: it shares the 2 cores with the servers, and httpx spends
     several times more CPU per request than the edge it would be measuring. It still does
@@ -148,10 +149,16 @@ async def _raw_closed_loop(
         head = f"Host: {host}:{port}\r\nAccept-Encoding: gzip, deflate\r\n"
         try:
             while time.perf_counter() < deadline:
-                path, headers = next_request()
+                path, headers, *body = next_request()
                 extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+                if body:
+                    data = json.dumps(body[0]).encode()
+                    extra += f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+                    request = f"POST {path} HTTP/1.1\r\n{head}{extra}\r\n".encode() + data
+                else:
+                    request = f"GET {path} HTTP/1.1\r\n{head}{extra}\r\n".encode("latin-1")
                 t0 = time.perf_counter()
-                writer.write(f"GET {path} HTTP/1.1\r\n{head}{extra}\r\n".encode("latin-1"))
+                writer.write(request)
                 raw = await reader.readuntil(b"\r\n\r\n")
                 status = int(raw[9:12])
                 length = 0
@@ -231,26 +238,24 @@ def _baseline(servers, token: str, *, duration: float, concurrency: int) -> dict
 
 
 def _purchases(servers, seed: dict, *, duration: float, concurrency: int) -> dict:
-    urls = servers.urls
     tokens, packs, prices = seed["tokens"], seed["packs"], seed["prices"]
     counter = itertools.count()
     stamp = int(time.time())
 
-    async def req(client: httpx.AsyncClient, i: int):
+    def next_request():
         k = next(counter)
         buyer = k % len(tokens)
         idx = (k // len(tokens)) % len(packs)  # each buyer walks the catalogue: never owned
-        return await client.post(
-            f"{urls[k % len(urls)]}/api/v1/store/packs/{packs[idx]}/purchase",
-            json={"expected_price": prices[idx]},
-            headers={
-                "Authorization": f"Bearer {tokens[buyer]}",
-                "Idempotency-Key": f"bench-{stamp}-{k}",
-            },
+        return (
+            f"/api/v1/store/packs/{packs[idx]}/purchase",
+            {"Authorization": f"Bearer {tokens[buyer]}", "Idempotency-Key": f"bench-{stamp}-{k}"},
+            {"expected_price": prices[idx]},
         )
 
-    return asyncio.run(
-        closed_loop(req, concurrency=concurrency, duration=duration, max_requests=200_000)
+    return _run_loop(
+        _raw_closed_loop(
+            servers.urls, next_request, concurrency=concurrency, duration=duration, ok=(201,)
+        )
     )
 
 
@@ -358,8 +363,8 @@ def run(quick: bool) -> str:
     floor = median(rates["baseline"])
     out = [
         f"{procs} uvicorn processes on PostgreSQL + Redis, {packs:,} published packs, "
-        f"{buyers} buyers; the load generator (GETs: a lean keep-alive client; purchases: "
-        f"httpx) runs on the same 2 cores "
+        f"{buyers} buyers; the load generator (a lean keep-alive HTTP/1.1 client) runs on "
+        f"the same 2 cores "
         f"(seeded in {seed_s:.0f} s). Goals: ≥ 1,000 catalogue reads/s, ≥ 300 purchases/s.",
         "",
         table(
