@@ -16,7 +16,8 @@ Rules (see docs/LEDGER.md):
   account), positive = credit; the postings of an entry sum to zero per currency;
 - `post_entry` locks the touched accounts in id order (SELECT ... FOR UPDATE on
   PostgreSQL), checks that no account that may not go negative would, writes the entry
-  and its postings in bulk and updates the cached balances - four statements in all;
+  and its postings in bulk and updates the cached balances - on PostgreSQL all in ONE
+  statement, the `payments_ledger_post` function of migration 0006 (docs/LEDGER.md);
 - an idempotency key makes a post safe to repeat: the same key with the same content
   returns the first entry; with other content it is a `LedgerConflict`
   (`entry_exists_with_different_amounts`, ...), as TigerBeetle answers;
@@ -332,7 +333,9 @@ def _entry(entry_id, kind, key, reference, metadata, now, accounts) -> JournalEn
         metadata=metadata,
         created_at=now,
     )
-    entry._locked_accounts = accounts  # type: ignore[attr-defined]  # for callers
+    entry._balances = {  # type: ignore[attr-defined]  # for post_entry's callers
+        aid: (acc.balance, acc.pending_debits) for aid, acc in accounts.items()
+    }
     return entry
 
 
@@ -356,69 +359,76 @@ def _lock_and_apply(lines: dict[int, int], release: dict[int, int]) -> dict[int,
     return accounts
 
 
-# PostgreSQL: after the row locks, ONE statement inserts the entry, its postings and the
-# new cached balances (data-modifying CTEs). Two round trips per entry instead of four.
-# A reused key inserts nothing (ON CONFLICT DO NOTHING) and so changes no balance.
-_PG_POST = """
-WITH e AS (
-    INSERT INTO payments_journalentry (kind, idempotency_key, reference, metadata, created_at)
-    VALUES (%s, %s, %s, %s::jsonb, %s) {conflict}
-    RETURNING id
-), p AS (
-    INSERT INTO payments_posting (entry_id, account_id, amount, currency, balance_after, created_at)
-    SELECT e.id, v.account_id, v.amount, v.currency, v.balance_after, %s
-      FROM e, unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::bigint[])
-           AS v(account_id, amount, currency, balance_after)
-), u AS (
-    UPDATE payments_account a SET balance = v.balance, pending_debits = v.pending
-      FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, balance, pending)
-     WHERE a.id = v.id AND EXISTS (SELECT 1 FROM e)
+# PostgreSQL: the whole post is ONE statement, `payments_ledger_post` (migration 0006):
+# key check, account locks in id order, the balance and overdraft checks, the entry, its
+# postings and the cached balances. One round trip instead of four, and outside a
+# transaction no BEGIN/COMMIT either (a single statement is its own transaction, with the
+# deferred balance trigger checked at its end). Business answers come back as a status,
+# so the caller's transaction is never aborted and needs no savepoint.
+_PG_POST = (
+    "SELECT o_status, o_entry_id, o_ids, o_balances, o_pendings, o_detail "
+    "FROM payments_ledger_post(%s, %s, %s, %s::jsonb, %s, "
+    "%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])"
 )
-SELECT id FROM e
-"""
+
+
+def _dumps(metadata) -> str | None:
+    return None if metadata is None else json.dumps(metadata, separators=(",", ":"))
+
+
+def _raise_for(status: str, detail: str | None) -> None:
+    """Map a status of the PostgreSQL ledger functions to the Python exceptions."""
+    if status == "insufficient":
+        raise InsufficientFunds(currency=detail)
+    if status == "unbalanced":
+        raise LedgerError(f"unbalanced entry in {detail}")
+    if status == "unknown_account":
+        raise LedgerError("unknown account in postings")
+    if status == "mixed_currencies":
+        raise LedgerError("a hold moves money within one currency")
+    if status == "already_posted":
+        raise LedgerConflict("This hold was already posted.", code="hold_already_posted")
+    if status == "already_voided":
+        raise LedgerConflict("This hold was already voided.", code="hold_already_voided")
+    if status == "not_found":
+        raise Hold.DoesNotExist("no such hold")
+    raise AssertionError(f"unexpected ledger status {status!r}")
 
 
 def _post_postgres(*, kind, lines, key, reference, metadata, release):
-    if key is not None:
-        existing = JournalEntry.objects.filter(idempotency_key=key).first()
-        if existing is not None:
-            return _same_entry_or_conflict(
-                existing, kind=kind, lines=lines, reference=reference
-            ), False
-    try:
-        accounts = _lock_and_apply(lines, release)
-    except InsufficientFunds:
-        # A concurrent post with this key may have committed while we waited for the
-        # locks (and spent the money): the replay answers with that entry.
-        existing = JournalEntry.objects.filter(idempotency_key=key).first() if key else None
-        if existing is None:
-            raise
-        return _same_entry_or_conflict(existing, kind=kind, lines=lines, reference=reference), False
     now = timezone.now()
-    changed = sorted(set(lines) | set(release))
-    sql = _PG_POST.format(conflict="ON CONFLICT (idempotency_key) DO NOTHING" if key else "")
-    params = [
-        kind,
-        key,
-        reference,
-        json.dumps(metadata, separators=(",", ":")),
-        now,
-        now,
-        list(lines),
-        list(lines.values()),
-        [accounts[aid].currency for aid in lines],
-        [accounts[aid].balance for aid in lines],
-        changed,
-        [accounts[aid].balance for aid in changed],
-        [accounts[aid].pending_debits for aid in changed],
-    ]
     with connection.cursor() as cur:
-        cur.execute(sql, params)
-        row = cur.fetchone()
-    if row is None:  # the key was taken between our check and our insert
-        existing = JournalEntry.objects.get(idempotency_key=key)
+        cur.execute(
+            _PG_POST,
+            [
+                kind,
+                key,
+                reference,
+                _dumps(metadata),
+                now,
+                list(lines),
+                list(lines.values()),
+                list(release),
+                list(release.values()),
+            ],
+        )
+        status, entry_id, ids, balances, pendings, detail = cur.fetchone()
+    if status == "exists":
+        existing = JournalEntry.objects.get(pk=entry_id)
         return _same_entry_or_conflict(existing, kind=kind, lines=lines, reference=reference), False
-    return _entry(row[0], kind, key, reference, metadata, now, accounts), True
+    if status != "posted":
+        _raise_for(status, detail)
+    state = {aid: (bal, pend) for aid, bal, pend in zip(ids, balances, pendings, strict=True)}
+    entry = JournalEntry(
+        id=entry_id,
+        kind=kind,
+        idempotency_key=key,
+        reference=reference,
+        metadata=metadata,
+        created_at=now,
+    )
+    entry._balances = state  # type: ignore[attr-defined]  # for post_entry's callers
+    return entry, True
 
 
 def post_entry(
@@ -438,7 +448,8 @@ def post_entry(
     refreshed to the posted value.
     """
     lines = _normalize(postings)
-    with transaction.atomic():
+    if connection.vendor == "postgresql":
+        # One statement, atomic by itself: no savepoint or BEGIN/COMMIT of our own.
         entry, created = _post(
             kind=kind,
             lines=lines,
@@ -446,12 +457,20 @@ def post_entry(
             reference=reference,
             metadata=metadata,
         )
+    else:
+        with transaction.atomic():
+            entry, created = _post(
+                kind=kind,
+                lines=lines,
+                idempotency_key=idempotency_key,
+                reference=reference,
+                metadata=metadata,
+            )
     if created:
-        locked = entry._locked_accounts  # type: ignore[attr-defined]
+        state = entry._balances  # type: ignore[attr-defined]
         for account, _amount in postings:
-            if isinstance(account, Account) and account.pk in locked:
-                account.balance = locked[account.pk].balance
-                account.pending_debits = locked[account.pk].pending_debits
+            if isinstance(account, Account) and account.pk in state:
+                account.balance, account.pending_debits = state[account.pk]
     return entry
 
 
@@ -478,6 +497,26 @@ def hold_create(
     debit_id, credit_id = _account_id(debit), _account_id(credit)
     if debit_id == credit_id:
         raise LedgerError("a hold needs two different accounts")
+    if connection.vendor == "postgresql":
+        row = _hold_call(
+            "payments_ledger_hold_create(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)",
+            [
+                kind,
+                debit_id,
+                credit_id,
+                amount,
+                idempotency_key,
+                reference,
+                _dumps(metadata or {}),
+                expires_at,
+                timezone.now(),
+            ],
+        )
+        if row["status"] == "exists":
+            return _same_hold_or_conflict(row["hold"], kind, debit_id, credit_id, amount)
+        if row["status"] != "created":
+            _raise_for(row["status"], row["detail"])
+        return row["hold"]
     with transaction.atomic():
         if idempotency_key is not None:
             existing = Hold.objects.filter(idempotency_key=idempotency_key).first()
@@ -528,6 +567,45 @@ def _same_hold_or_conflict(h: Hold, kind: str, debit_id: int, credit_id: int, am
     return h
 
 
+_HOLD_COLUMNS = (
+    "o_status, o_detail, o_entry_id, o_ids, o_balances, o_pendings, h_id, h_kind, h_debit, "
+    "h_credit, h_amount, h_currency, h_status, h_key, h_reference, h_metadata, h_expires_at, "
+    "h_posted_entry, h_created_at, h_resolved_at"
+)
+
+
+def _hold_call(call: str, params: list) -> dict:
+    """Run one of the PostgreSQL hold functions; returns its status and the hold row."""
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {_HOLD_COLUMNS} FROM {call}", params)  # noqa: S608
+        (status, detail, entry_id, ids, balances, pendings, hid, *rest) = cur.fetchone()
+    hold = None
+    if hid is not None:
+        (kind, debit, credit, amount, currency, hstatus, key, ref, meta, expires, posted) = rest[
+            :11
+        ]
+        created_at, resolved_at = rest[11:]
+        hold = Hold(
+            id=hid,
+            kind=kind,
+            debit_account_id=debit,
+            credit_account_id=credit,
+            amount=amount,
+            currency=currency,
+            status=hstatus,
+            idempotency_key=key,
+            reference=ref,
+            metadata=json.loads(meta) if isinstance(meta, str) else meta,
+            expires_at=expires,
+            posted_entry_id=posted,
+            created_at=created_at,
+            resolved_at=resolved_at,
+        )
+        hold._state.adding = False
+        hold._state.db = "default"
+    return {"status": status, "detail": detail, "entry_id": entry_id, "hold": hold}
+
+
 def _lock_pending_hold(hold: Hold | int) -> Hold:
     h = Hold.objects.select_for_update().get(pk=_account_id(hold))  # type: ignore[arg-type]
     if h.status == HoldStatus.POSTED:
@@ -551,6 +629,10 @@ def hold_post(
     `postings` overrides the entry (e.g. split a fee to `revenue_account`); it must take
     at most the held amount from the debit account. Raises `LedgerConflict`
     (`hold_already_posted` / `hold_already_voided`) when the hold is not pending."""
+    if connection.vendor == "postgresql":
+        return _hold_post_postgres(
+            hold=hold, amount=amount, postings=postings, kind=kind, metadata=metadata
+        )
     with transaction.atomic():
         h = _lock_pending_hold(hold)
         if postings is None:
@@ -577,8 +659,59 @@ def hold_post(
     return h
 
 
+def _hold_post_postgres(*, hold, amount, postings, kind, metadata) -> Hold:
+    lines = None
+    if postings is not None:
+        lines = _normalize(postings)
+    elif amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
+        raise LedgerError("a hold posts a positive amount up to what it holds")
+    row = _hold_call(
+        "payments_ledger_hold_post(%s, %s, %s::jsonb, %s::bigint[], %s::bigint[], %s, %s)",
+        [
+            _account_id(hold),  # type: ignore[arg-type]
+            kind,
+            _dumps(metadata),
+            None if lines is None else list(lines),
+            None if lines is None else list(lines.values()),
+            amount,
+            timezone.now(),
+        ],
+    )
+    status, h = row["status"], row["hold"]
+    if status == "bad_amount":
+        if lines is None:
+            raise LedgerError("a hold posts a positive amount up to what it holds")
+        raise LedgerError("the postings take more than the hold reserved")
+    if status == "exists":
+        # Only a hand-made entry could hold this hold's key: accept it if it is the same
+        # move, as _post would, and resolve the hold; anything else is a conflict.
+        if lines is None:
+            take = h.amount if amount is None else amount
+            lines = {h.debit_account_id: -take, h.credit_account_id: take}
+        with transaction.atomic():
+            entry = JournalEntry.objects.get(pk=row["entry_id"])
+            _same_entry_or_conflict(entry, kind=kind or h.kind, lines=lines, reference=h.reference)
+            Account.objects.filter(pk=h.debit_account_id).update(
+                pending_debits=F("pending_debits") - h.amount
+            )
+            h.status, h.posted_entry_id, h.resolved_at = HoldStatus.POSTED, entry.pk, timezone.now()
+            h.save(update_fields=["status", "posted_entry", "resolved_at"])
+        return h
+    if status != "posted":
+        _raise_for(status, row["detail"])
+    return h
+
+
 def hold_void(*, hold: Hold | int) -> Hold:
     """Cancel a pending hold: the reserved money is available again on its account."""
+    if connection.vendor == "postgresql":
+        row = _hold_call(
+            "payments_ledger_hold_void(%s, %s)",
+            [_account_id(hold), timezone.now()],  # type: ignore[arg-type]
+        )
+        if row["status"] != "voided":
+            _raise_for(row["status"], row["detail"])
+        return row["hold"]
     with transaction.atomic():
         h = _lock_pending_hold(hold)
         Account.objects.filter(pk=h.debit_account_id).update(

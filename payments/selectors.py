@@ -9,20 +9,27 @@ def wallet_balances(user_id: int) -> list[dict]:
     """`[{"currency", "balance", "available", "pending"}]` of a person's wallets.
     `balance` is posted money; `pending` is promised away by transfers not yet accepted;
     `available` is what can be spent."""
+    return wallet_balances_of([user_id])[user_id]
+
+
+def wallet_balances_of(user_ids: list[int]) -> dict[int, list[dict]]:
+    """`wallet_balances` of several people in one query: {user_id: [...]}."""
+    out: dict[int, list[dict]] = {uid: [] for uid in user_ids}
     rows = (
-        Account.objects.filter(owner_id=user_id, kind=AccountKind.USER_WALLET)
-        .order_by("currency")
-        .values("currency", "balance", "pending_debits")
+        Account.objects.filter(owner_id__in=user_ids, kind=AccountKind.USER_WALLET)
+        .order_by("owner_id", "currency")
+        .values("owner_id", "currency", "balance", "pending_debits")
     )
-    return [
-        {
-            "currency": r["currency"],
-            "balance": r["balance"],
-            "available": r["balance"] - r["pending_debits"],
-            "pending": r["pending_debits"],
-        }
-        for r in rows
-    ]
+    for r in rows:
+        out[r["owner_id"]].append(
+            {
+                "currency": r["currency"],
+                "balance": r["balance"],
+                "available": r["balance"] - r["pending_debits"],
+                "pending": r["pending_debits"],
+            }
+        )
+    return out
 
 
 def wallet_balance(*, user_id: int, currency: str) -> int:

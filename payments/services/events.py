@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
+from django.db import transaction
+
 from config.realtime import push_to_users
 
 log = logging.getLogger(__name__)
@@ -12,13 +14,25 @@ log = logging.getLogger(__name__)
 
 def wallet_changed(*, user_ids: Iterable[int], currency: str) -> None:
     """Tell each person's devices that a wallet balance changed (after commit). The event
-    carries the balances so clients need not refetch."""
-    from ..selectors import wallet_balances  # local: selectors import models only
+    carries the balances so clients need not refetch.
 
-    for uid in dict.fromkeys(user_ids):
+    The balances are read after the commit, in one query for everyone, not inside the
+    money transaction: that keeps the wallet rows locked one statement shorter, and the
+    event says what the wallet holds now (a later change sends its own event)."""
+    ids = list(dict.fromkeys(user_ids))
+    if ids:
+        # robust: a failed read must not turn a committed payment into an error.
+        transaction.on_commit(lambda: _push_balances(ids, currency), robust=True)
+
+
+def _push_balances(user_ids: list[int], currency: str) -> None:
+    from ..selectors import wallet_balances_of  # local: selectors import models only
+
+    balances = wallet_balances_of(user_ids)
+    for uid in user_ids:
         push_to_users(
             [uid],
-            {"type": "wallet.updated", "currency": currency, "balances": wallet_balances(uid)},
+            {"type": "wallet.updated", "currency": currency, "balances": balances[uid]},
         )
 
 

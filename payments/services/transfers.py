@@ -74,6 +74,21 @@ def _sent_today(user_id: int, currency: str) -> int:
     )
 
 
+def _wallets(sender_id: int, recipient_id: int, currency: str) -> tuple[int, int]:
+    """The two wallets' ids in one read; a wallet that does not exist yet is created."""
+    found = dict(
+        ledger.Account.objects.filter(
+            kind=ledger.AccountKind.USER_WALLET,
+            currency=currency,
+            owner_id__in=[sender_id, recipient_id],
+        ).values_list("owner_id", "id")
+    )
+    for uid in (sender_id, recipient_id):
+        if uid not in found:
+            found[uid] = ledger.user_wallet(user_id=uid, currency=currency).pk
+    return found[sender_id], found[recipient_id]
+
+
 @ledger.retry_on_conflict
 def transfer_create(
     *,
@@ -99,11 +114,15 @@ def transfer_create(
     # Before the money transaction: a wrong PIN must be counted even though we fail.
     payment_authorize(user=sender, amount=amount, currency=currency, pin=pin)
     with transaction.atomic():
-        src = ledger.user_wallet(user_id=sender.pk, currency=currency)
-        dst = ledger.user_wallet(user_id=recipient.pk, currency=currency)
-        # Lock both wallets (id order) first: the daily-limit sum is then race-free, since
-        # every transfer of this sender queues on the sender's wallet row.
-        ledger.lock_accounts(accounts=[src, dst])
+        src, dst = _wallets(sender.pk, recipient.pk, currency)
+        now = timezone.now()
+        expires_at = now + dt.timedelta(seconds=settings.PAYMENTS_TRANSFER_EXPIRY_SECONDS)
+        # The hold locks both wallets (id order) and keeps them locked to our commit, so
+        # the daily-limit sum after it is race-free: every transfer of this sender queues
+        # on the sender's wallet row. Past the limit we raise and the hold rolls back.
+        hold = ledger.hold_create(
+            kind="transfer", debit=src, credit=dst, amount=amount, expires_at=expires_at
+        )
         limit = daily_limit(sender)
         if _sent_today(sender.pk, currency) + amount > limit:
             raise TransferRefused(
@@ -111,11 +130,6 @@ def transfer_create(
                 code="daily_limit_exceeded",
                 limit=limit,
             )
-        now = timezone.now()
-        expires_at = now + dt.timedelta(seconds=settings.PAYMENTS_TRANSFER_EXPIRY_SECONDS)
-        hold = ledger.hold_create(
-            kind="transfer", debit=src, credit=dst, amount=amount, expires_at=expires_at
-        )
         transfer = Transfer.objects.create(
             sender=sender,
             recipient=recipient,
@@ -134,13 +148,25 @@ def transfer_create(
 
 def _lock_transfer(transfer_id: int, **scope) -> Transfer:
     transfer = (
-        Transfer.objects.select_for_update().filter(pk=transfer_id, **scope).first()
+        # The hold is read in the same statement (and locked: transfer -> hold -> accounts
+        # is the lock order everywhere), so posting it needs no re-read.
+        Transfer.objects.select_for_update()
+        .select_related("hold")
+        .filter(pk=transfer_id, **scope)
+        .first()
         if transfer_id
         else None
     )
     if transfer is None:
         raise NotFound("No such transfer.", code="transfer_not_found")
     return transfer
+
+
+def _save_status(transfer: Transfer) -> None:
+    # The row is locked by _lock_transfer; one UPDATE of the two columns that change.
+    Transfer.objects.filter(pk=transfer.pk).update(
+        status=transfer.status, resolved_at=transfer.resolved_at
+    )
 
 
 def _not_pending(transfer: Transfer) -> DomainError:
@@ -168,9 +194,9 @@ def transfer_accept(*, user, transfer_id: int) -> Transfer:
         fee = transfer_fee(transfer.amount)
         if fee:
             # The platform's cut goes to a random shard of the hot revenue account.
-            hold = transfer.hold
+            hold = transfer.hold  # read with the transfer (_lock_transfer)
             ledger.hold_post(
-                hold=hold,
+                hold=hold.pk,
                 kind="transfer.accept",
                 postings=[
                     (hold.debit_account_id, -transfer.amount),
@@ -182,7 +208,7 @@ def transfer_accept(*, user, transfer_id: int) -> Transfer:
             ledger.hold_post(hold=transfer.hold_id, kind="transfer.accept")
         transfer.status = TransferStatus.ACCEPTED
         transfer.resolved_at = timezone.now()
-        transfer.save(update_fields=["status", "resolved_at"])
+        _save_status(transfer)
         transfer_changed(transfer, "accepted")
         wallet_changed(
             user_ids=[transfer.sender_id, transfer.recipient_id], currency=transfer.currency
@@ -194,7 +220,7 @@ def _give_back(transfer: Transfer, status: str) -> Transfer:
     ledger.hold_void(hold=transfer.hold_id)
     transfer.status = status
     transfer.resolved_at = timezone.now()
-    transfer.save(update_fields=["status", "resolved_at"])
+    _save_status(transfer)
     transfer_changed(transfer, "returned" if status == TransferStatus.RETURNED else "expired")
     wallet_changed(user_ids=[transfer.sender_id], currency=transfer.currency)
     return transfer
