@@ -1,10 +1,16 @@
 """Wallet: transfers per second through the service layer and through REST, with and
 without a hot fee account, and p99 latency at half the measured REST rate.
 
-Service layer: threads in this process call `payments.ledger.post_entry` (the entry an
-accepted transfer writes) and the full `transfer_create` + `transfer_accept` use case on
-the bench database. "Hot fee" adds a third posting to the platform revenue account:
-once with 1 shard (every entry locks the same row) and once with 8 shards (the default).
+Service layer: worker processes, each with threads, call `payments.ledger.post_entry`
+(the entry an accepted transfer writes) and the full `transfer_create` +
+`transfer_accept` use case on the bench database. Several processes because that is how
+production runs Plaza (several uvicorn / Celery worker processes), and because threads in
+ONE Python process share one GIL: the old single-process figure measured the GIL as much
+as the ledger (a one-process row is kept for comparison). "Hot fee" adds a third posting
+to the platform revenue account: once with 1 shard (every entry locks the same row) and
+once with 8 shards (the default). A floor row measures this machine's ceiling for the
+same number of concurrent durable commits with no ledger work at all (PostgreSQL must
+flush its WAL at every COMMIT; concurrent commits share a flush).
 
 REST: real uvicorn processes on their own PostgreSQL database; each transfer is two
 requests, `POST /api/v1/transfers` by the sender (with an Idempotency-Key) and
@@ -15,6 +21,8 @@ the figure is the wallet path, not Argon2 (which is deliberately slow).
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import random
 import sys
 import threading
@@ -27,6 +35,9 @@ from bench.stats import pct, table
 from tests.load.servers import start_servers
 
 PEOPLE = 60  # wallets in play (REST)
+PROCS = int(os.environ.get("BENCH_WALLET_PROCS", "4"))  # service-layer worker processes
+THREADS = int(os.environ.get("BENCH_WALLET_THREADS", "8"))  # threads in each
+ACCOUNTS = 10_000  # accounts the service-layer entries move money between
 ERRORS: list[str] = []  # the first few exceptions a service-layer run saw
 
 
@@ -35,19 +46,26 @@ ERRORS: list[str] = []  # the first few exceptions a service-layer run saw
 
 def _service_accounts(n: int):
     from payments import ledger
+    from payments.models import Account, AccountKind
 
     tag = uuid.uuid4().hex[:8]
-    accounts = [
-        ledger.owner_account(kind="creator_earnings", owner_ref=f"bench:{tag}:{i}", currency="USD")
+    Account.objects.bulk_create(
+        Account(kind=AccountKind.CREATOR_EARNINGS, owner_ref=f"bench:{tag}:{i}", currency="USD")
         for i in range(n)
-    ]
+    )
+    accounts = list(Account.objects.filter(owner_ref__startswith=f"bench:{tag}:"))
     funding = ledger.system_account(code="funding", currency="USD")
-    for acc in accounts:
-        ledger.post_entry(kind="bench.fund", postings=[(funding, -(10**9)), (acc, 10**9)])
+    for k in range(0, n, 1000):  # funded by a few big entries, not n small ones
+        chunk = accounts[k : k + 1000]
+        ledger.post_entry(
+            kind="bench.fund",
+            postings=[(funding, -(10**9) * len(chunk)), *((acc, 10**9) for acc in chunk)],
+        )
     return accounts
 
 
-def _threads(fn, *, threads: int, seconds: float) -> tuple[int, list[float], int]:
+def _threads(fn, *, threads: int, seconds: float, seed: int = 0) -> tuple[int, list, int, float]:
+    """Run `fn(rng)` in `threads` threads for `seconds`: (calls, latencies, errors, s)."""
     from django.db import connection
 
     deadline = time.monotonic() + seconds
@@ -55,7 +73,7 @@ def _threads(fn, *, threads: int, seconds: float) -> tuple[int, list[float], int
     lock = threading.Lock()
 
     def worker(i):
-        rng = random.Random(i)
+        rng = random.Random(seed * 1000 + i)
         mine = []
         try:
             while time.monotonic() < deadline:
@@ -78,41 +96,142 @@ def _threads(fn, *, threads: int, seconds: float) -> tuple[int, list[float], int
     ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
     [t.start() for t in ts]
     [t.join(seconds + 120) for t in ts]
-    elapsed = time.monotonic() - started
-    return int(sum(counts) / elapsed), latencies, errors[0]
+    return sum(counts), latencies, errors[0], time.monotonic() - started
 
 
-def _service_rows(seconds: float, threads: int) -> list[list]:
+def _workload(name: str, payload: dict):
+    """The function each thread calls in a loop, in whichever process runs it."""
     from django.conf import settings
+    from django.db import connection
 
     from payments import ledger
 
-    accounts = _service_accounts(100)
-    rows = []
+    if name == "floor":
+        # One durable commit and nothing else: a one-row insert into a bench-only table
+        # (its COMMIT must flush the WAL, as a ledger entry's does).
+        def floor(rng):
+            with connection.cursor() as cur:
+                cur.execute("INSERT INTO bench_wallet_floor (at) VALUES (now())")
 
-    def plain(rng):
-        a, b = rng.sample(accounts, 2)
-        ledger.post_entry(kind="bench.move", postings=[(a, -1), (b, 1)])
+        return floor
+    if name in ("plain", "fee"):
+        accounts = payload["accounts"]
+        settings.LEDGER_HOT_ACCOUNT_SHARDS = payload.get("shards", 8)
+        if name == "plain":
 
-    def with_fee(rng):
-        a, b = rng.sample(accounts, 2)
-        fee = ledger.revenue_account(currency="USD")
-        ledger.post_entry(kind="bench.move", postings=[(a, -3), (b, 2), (fee, 1)])
+            def plain(rng):
+                a, b = rng.sample(accounts, 2)
+                ledger.post_entry(kind="bench.move", postings=[(a, -1), (b, 1)])
 
-    original = settings.LEDGER_HOT_ACCOUNT_SHARDS
-    try:
-        for label, fn, shards in (
-            ("post_entry, 2 postings (no fee)", plain, original),
-            ("post_entry + fee, revenue 1 shard (hot row)", with_fee, 1),
-            ("post_entry + fee, revenue 8 shards", with_fee, 8),
-        ):
-            settings.LEDGER_HOT_ACCOUNT_SHARDS = shards
-            fn(random.Random(0))  # create the shards outside the timed loop
-            rate, lat, errors = _threads(fn, threads=threads, seconds=seconds)
-            rows.append([label, threads, rate, pct(lat, 50) * 1000, pct(lat, 99) * 1000, errors])
-            print("wallet bench:", rows[-1], file=sys.stderr, flush=True)
-    finally:
-        settings.LEDGER_HOT_ACCOUNT_SHARDS = original
+            return plain
+
+        def with_fee(rng):
+            a, b = rng.sample(accounts, 2)
+            fee = ledger.revenue_account(currency="USD")
+            ledger.post_entry(kind="bench.move", postings=[(a, -3), (b, 2), (fee, 1)])
+
+        return with_fee
+    if name == "usecase":
+        from accounts.models import User
+        from payments.services.transfers import transfer_accept, transfer_create
+
+        settings.PAYMENTS_TRANSFER_DAILY_LIMITS = {1: 10**12}
+        users = User.objects.in_bulk(payload["users"])
+        pairs = [(users[a], users[b]) for a, b in payload["pairs"]]
+
+        def one(rng):
+            a, b = rng.choice(pairs)
+            if rng.random() < 0.5:
+                a, b = b, a
+            t = transfer_create(sender=a, to_user_id=b.pk, amount=1, currency="USD", pin=None)
+            transfer_accept(user=b, transfer_id=t.pk)
+
+        return one
+    raise ValueError(name)
+
+
+def _child(name, payload, threads, seconds, seed, barrier, queue):  # pragma: no cover
+    import django
+
+    django.setup()
+    fn = _workload(name, payload)
+    fn(random.Random(-seed))  # warm: imports, the pool, plan caches
+    barrier.wait(timeout=120)
+    n, lat, errors, took = _threads(fn, threads=threads, seconds=seconds, seed=seed)
+    queue.put((n, lat, errors, took, ERRORS[:3]))
+
+
+def _measure(name: str, payload: dict, *, procs: int, threads: int, seconds: float):
+    """(calls/s, latencies, errors) of `name` run by `threads` threads in each of `procs`
+    fresh worker processes (procs=0: threads in this process)."""
+    if procs == 0:
+        fn = _workload(name, payload)
+        n, lat, errors, took = _threads(fn, threads=threads, seconds=seconds)
+        return n / took, lat, errors
+    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked pool
+    barrier, queue = ctx.Barrier(procs), ctx.Queue()
+    children = [
+        ctx.Process(target=_child, args=(name, payload, threads, seconds, k + 1, barrier, queue))
+        for k in range(procs)
+    ]
+    [c.start() for c in children]
+    results = [queue.get(timeout=seconds + 300) for _ in children]
+    [c.join(30) for c in children]
+    lat = [x for r in results for x in r[1]]
+    for r in results:
+        ERRORS.extend(r[4][: max(0, 5 - len(ERRORS))])
+    return sum(r[0] for r in results) / max(r[3] for r in results), lat, sum(r[2] for r in results)
+
+
+def _row(label, shape, measured) -> list:
+    rate, lat, errors = measured
+    row = [label, shape, int(rate), pct(lat, 50) * 1000, pct(lat, 99) * 1000, errors]
+    print("wallet bench:", row, file=sys.stderr, flush=True)
+    return row
+
+
+def _service_rows(seconds: float) -> list[list]:
+    from django.conf import settings
+    from django.db import connection
+
+    from payments import ledger
+
+    # Many wallets, as in production: with a handful, entries queue on each other's row
+    # locks (held until the commit is on disk), which measures contention, not the ledger.
+    accounts = [a.pk for a in _service_accounts(ACCOUNTS)]
+    for shard in range(8):  # every shard exists before the timed loops
+        ledger.revenue_account(currency="USD", shard=shard)
+    with connection.cursor() as cur:  # the floor's table, in the bench database only
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS bench_wallet_floor (id bigserial PRIMARY KEY, at timestamptz)"
+        )
+    shape = f"{PROCS} × {THREADS}"
+    rows = [
+        _row(
+            "floor: one durable COMMIT, no ledger work",
+            shape,
+            _measure("floor", {}, procs=PROCS, threads=THREADS, seconds=seconds),
+        )
+    ]
+    plain = {"accounts": accounts}
+    rows.append(
+        _row(
+            "post_entry, 2 postings (no fee), ONE process",
+            f"1 × {THREADS}",
+            _measure("plain", plain, procs=0, threads=THREADS, seconds=seconds),
+        )
+    )
+    for label, name, shards in (
+        ("post_entry, 2 postings (no fee)", "plain", settings.LEDGER_HOT_ACCOUNT_SHARDS),
+        ("post_entry + fee, revenue 1 shard (hot row)", "fee", 1),
+        ("post_entry + fee, revenue 8 shards", "fee", 8),
+    ):
+        payload = {"accounts": accounts, "shards": shards}
+        rows.append(
+            _row(
+                label, shape, _measure(name, payload, procs=PROCS, threads=THREADS, seconds=seconds)
+            )
+        )
     return rows
 
 
@@ -174,12 +293,13 @@ def _soak_row(seconds: float) -> list:
         else:
             transfer_return(user=b, transfer_id=t.pk)
 
-    rate, lat, errors = _threads(one, threads=32, seconds=seconds)
+    n, lat, errors, took = _threads(one, threads=32, seconds=seconds)
+    rate = int(n / took)
     conserved = total() == before
     problems = ledger_check()
     return [
         f"soak: 32 threads x {seconds:.0f} s, 20 wallets (create + accept/return)",
-        32,
+        "1 × 32",
         rate,
         pct(lat, 50) * 1000,
         pct(lat, 99) * 1000,
@@ -188,20 +308,21 @@ def _soak_row(seconds: float) -> list:
     ]
 
 
-def _service_usecase_row(seconds: float, threads: int) -> list:
-    """transfer_create + transfer_accept: the whole use case (contacts, limits, hold)."""
+def _service_usecase_rows(seconds: float) -> list[list]:
+    """transfer_create + transfer_accept: the whole use case (contacts, PIN-free check,
+    daily limit, hold, post, pushes), between 200 people who are contacts on a ring."""
     from django.conf import settings
 
     from accounts.friends import friend_request_send
     from accounts.models import User
     from payments.services.funding import operator_credit
     from payments.services.pin import pin_free_limit_set, pin_set
-    from payments.services.transfers import transfer_accept, transfer_create
 
     settings.PAYMENTS_PIN_ARGON2_MEMORY_KIB = 1024  # seeding only; PIN-free below
     base = random.randrange(10**6)
-    users = [User.objects.create_user(phone=f"+1415{(base + i) % 10**7:07d}") for i in range(20)]
-    pairs = [(users[i], users[(i + 1) % len(users)]) for i in range(len(users))]
+    n = 200
+    users = [User.objects.create_user(phone=f"+1415{(base + i) % 10**7:07d}") for i in range(n)]
+    pairs = [(users[i], users[(i + 1) % n]) for i in range(n)]
     for a, b in pairs:
         friend_request_send(from_user=a, to_user=b)
         friend_request_send(from_user=b, to_user=a)
@@ -209,22 +330,19 @@ def _service_usecase_row(seconds: float, threads: int) -> list:
         operator_credit(user_id=u.pk, amount=10**7, currency="USD")
         pin_set(user=u, pin="123456")
         pin_free_limit_set(user=u, limit=100)
-
-    def one(rng):
-        a, b = rng.choice(pairs)
-        if rng.random() < 0.5:
-            a, b = b, a
-        t = transfer_create(sender=a, to_user_id=b.pk, amount=1, currency="USD", pin=None)
-        transfer_accept(user=b, transfer_id=t.pk)
-
-    rate, lat, errors = _threads(one, threads=threads, seconds=seconds)
+    payload = {"users": [u.pk for u in users], "pairs": [(a.pk, b.pk) for a, b in pairs]}
+    label = "transfer_create + transfer_accept (use case)"
     return [
-        "transfer_create + transfer_accept (use case)",
-        threads,
-        rate,
-        pct(lat, 50) * 1000,
-        pct(lat, 99) * 1000,
-        errors,
+        _row(
+            label + ", ONE process",
+            f"1 × {THREADS}",
+            _measure("usecase", payload, procs=0, threads=THREADS, seconds=seconds),
+        ),
+        _row(
+            label,
+            f"{PROCS} × {THREADS}",
+            _measure("usecase", payload, procs=PROCS, threads=THREADS, seconds=seconds),
+        ),
     ]
 
 
@@ -315,6 +433,9 @@ async def _open(servers, people, rate: float, seconds: float) -> dict:
     return {"lat": lat, "errors": errors, "sent": len(tasks)}
 
 
+REST_PROCS = int(os.environ.get("BENCH_WALLET_REST_PROCS", "2"))  # uvicorn processes
+
+
 def _rest_rows(seconds: float, concurrency: int) -> tuple[list[list], list[list]]:
     import json
 
@@ -332,7 +453,9 @@ def _rest_rows(seconds: float, concurrency: int) -> tuple[list[list], list[list]
     ):
         # Seeding sets a PIN per person; the transfers use the PIN-free limit, so a cheap
         # Argon2 cost here only shortens the seeding, not what is measured.
-        servers = start_servers(1, extra_env={**env, "PAYMENTS_PIN_ARGON2_MEMORY_KIB": "1024"})
+        servers = start_servers(
+            REST_PROCS, extra_env={**env, "PAYMENTS_PIN_ARGON2_MEMORY_KIB": "1024"}
+        )
         try:
             out = servers.manage("shell", "-c", SEED.format(n=PEOPLE))
             people = json.loads(out.strip().splitlines()[-1])
@@ -371,30 +494,47 @@ def run(quick: bool) -> str:
 
     django.setup()
     seconds = 4.0 if quick else 15.0
-    threads = 8
-    service = _service_rows(seconds, threads)
-    service.append(_service_usecase_row(seconds, threads))
+    service = _service_rows(seconds)
+    service.extend(_service_usecase_rows(seconds))
     service.append(_soak_row(5.0 if quick else 20.0))
     connection.close()
-    rest, half = _rest_rows(seconds, 16)
-    headers = ["operation", "threads", "entries or transfers/s", "p50 ms", "p99 ms", "errors"]
+    headers = [
+        "operation",
+        "processes × threads",
+        "entries or transfers/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+    ]
     out = [
-        "PostgreSQL + Redis on the same shared 2 cores as the load generator. Service layer: "
-        f"{threads} threads in one process for {seconds:.0f} s each (the GIL and the "
-        "client share the cores with PostgreSQL). REST: one uvicorn process; a transfer is "
-        "two requests (create with Idempotency-Key, then accept by the recipient), between "
-        f"{PEOPLE} wallets that are contacts on a ring.",
+        "PostgreSQL + Redis on the same shared 2 cores as the load generator (synchronous "
+        "commit on: every entry is on disk when post_entry returns). Service layer: "
+        f"{PROCS} worker processes × {THREADS} threads for {seconds:.0f} s each, as "
+        "production runs several worker processes; the ONE-process rows show what the GIL "
+        "costs. The floor row is the same number of concurrent durable commits with no "
+        "ledger work: no ledger row can beat it on this machine. REST: "
+        f"{REST_PROCS} uvicorn processes; a transfer is two requests (create with "
+        f"Idempotency-Key, then accept by the recipient), between {PEOPLE} wallets that "
+        "are contacts on a ring.",
         "",
         "### Service layer",
         "",
         table(headers, service),
-        "",
-        "### REST (closed loop, 16 concurrent clients)",
-        "",
-        table(["fee account", "concurrency", "transfers/s", "p50 ms", "p99 ms", "errors"], rest),
-        "",
-        "### REST at half the measured rate (open loop)",
-        "",
-        table(["fee account", "rate /s", "transfers", "p50 ms", "p99 ms", "errors"], half),
     ]
+    if os.environ.get("BENCH_WALLET_REST", "1") != "0":
+        rest, half = _rest_rows(seconds, 16)
+        out += [
+            "",
+            "### REST (closed loop, 16 concurrent clients)",
+            "",
+            table(
+                ["fee account", "concurrency", "transfers/s", "p50 ms", "p99 ms", "errors"], rest
+            ),
+            "",
+            "### REST at half the measured rate (open loop)",
+            "",
+            table(["fee account", "rate /s", "transfers", "p50 ms", "p99 ms", "errors"], half),
+        ]
+    if ERRORS:
+        out += ["", "First errors: " + "; ".join(ERRORS[:3])]
     return "\n".join(out) + "\n"
