@@ -124,9 +124,20 @@ def _get_or_create_account(
         lookup["owner_id"] = owner_id
     else:
         lookup.update(owner_id=None, owner_ref=owner_ref)
-    account = Account.objects.filter(**lookup).first()
-    if account is not None:
-        return account
+    # raw(): every payment looks its accounts up, and the ORM's query building cost more
+    # than the round trip (docs/LEDGER.md, "Transfers"). Unique per lookup (constraints).
+    if owner_id is not None:
+        where, params = "owner_id = %s", [owner_id]
+    else:
+        where, params = "owner_id IS NULL AND owner_ref = %s", [owner_ref]
+    found = list(
+        Account.objects.raw(
+            f"SELECT * FROM payments_account WHERE kind = %s AND currency = %s AND {where}",  # noqa: S608
+            [str(kind), currency, *params],
+        )
+    )
+    if found:
+        return found[0]
     try:
         with transaction.atomic():
             return Account.objects.create(allow_negative=kind in NEGATIVE_ALLOWED_KINDS, **lookup)

@@ -165,9 +165,14 @@ def payment_authorize(*, user, amount: int, currency: str, pin: str | None) -> N
 
     No PIN is needed at or below the user's opted-in password-free limit, but a locked
     account stays locked for every payment."""
-    record = PaymentPin.objects.filter(user=user).first()
-    if record is None:
+    # raw(): this read is on every payment, and the ORM's query building cost more than
+    # the round trip (docs/LEDGER.md, "Transfers").
+    found = list(
+        PaymentPin.objects.raw("SELECT * FROM payments_paymentpin WHERE user_id = %s", [user.pk])
+    )
+    if not found:
         raise PinNotSet()
+    record = found[0]
     now = timezone.now()
     if record.locked_until and record.locked_until > now:
         raise PaymentsLocked(retry_after=int((record.locked_until - now).total_seconds()) + 1)
