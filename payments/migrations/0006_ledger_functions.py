@@ -33,9 +33,20 @@ CREATE OR REPLACE FUNCTION payments_ledger_post(
 -- o_status: posted | exists (o_entry_id is the entry that holds the key) |
 --           insufficient (o_detail: currency) | unbalanced (o_detail: currency) |
 --           unknown_account
+-- Three statements when all is well (lock and read, insert the entry, one CTE for the
+-- balances and postings); the checks run on the locked values in PL/pgSQL.
 DECLARE
-    v_all bigint[];
-    v_locked integer;
+    r record;
+    v_want integer := cardinality(p_ids);
+    v_locked integer := 0;
+    v_i integer;
+    v_amount bigint;
+    v_release bigint;
+    v_curs varchar[] := '{}';
+    v_sums bigint[] := '{}';
+    v_line_cur varchar[] := array_fill(NULL::varchar, ARRAY[cardinality(p_ids)]);
+    v_line_bal bigint[] := array_fill(NULL::bigint, ARRAY[cardinality(p_ids)]);
+    v_short varchar;
 BEGIN
     IF p_key IS NOT NULL THEN
         SELECT e.id INTO o_entry_id FROM payments_journalentry e WHERE e.idempotency_key = p_key;
@@ -44,29 +55,53 @@ BEGIN
             RETURN;
         END IF;
     END IF;
+    FOR v_i IN 1 .. coalesce(cardinality(p_release_ids), 0) LOOP
+        IF p_release_ids[v_i] <> ALL (p_ids) THEN
+            v_want := v_want + 1;
+        END IF;
+    END LOOP;
+    o_ids := '{}'; o_balances := '{}'; o_pendings := '{}';
     -- Lock in ascending id order: two entries on the same accounts queue, never deadlock.
-    v_all := ARRAY(SELECT DISTINCT x FROM unnest(p_ids || p_release_ids) AS x ORDER BY x);
-    PERFORM 1 FROM payments_account a WHERE a.id = ANY (v_all) ORDER BY a.id FOR UPDATE;
-    GET DIAGNOSTICS v_locked = ROW_COUNT;
-    IF v_locked <> cardinality(v_all) THEN
+    FOR r IN SELECT a.id, a.currency, a.allow_negative, a.balance, a.pending_debits
+               FROM payments_account a
+              WHERE a.id = ANY (p_ids) OR a.id = ANY (p_release_ids)
+              ORDER BY a.id FOR UPDATE
+    LOOP
+        v_locked := v_locked + 1;
+        v_i := array_position(p_ids, r.id);
+        v_amount := CASE WHEN v_i IS NULL THEN 0 ELSE p_amounts[v_i] END;
+        v_release := coalesce(p_release[array_position(p_release_ids, r.id)], 0);
+        o_ids := o_ids || r.id;
+        o_balances := o_balances || (r.balance + v_amount);
+        o_pendings := o_pendings || (r.pending_debits - v_release);
+        IF v_i IS NOT NULL THEN
+            v_line_cur[v_i] := r.currency;
+            v_line_bal[v_i] := r.balance + v_amount;
+            IF array_position(v_curs, r.currency) IS NULL THEN
+                v_curs := v_curs || r.currency;
+                v_sums := v_sums || v_amount;
+            ELSE
+                v_sums[array_position(v_curs, r.currency)] :=
+                    v_sums[array_position(v_curs, r.currency)] + v_amount;
+            END IF;
+            IF v_amount < 0 AND NOT r.allow_negative
+               AND r.balance + v_amount < r.pending_debits - v_release AND v_short IS NULL THEN
+                v_short := r.currency;
+            END IF;
+        END IF;
+    END LOOP;
+    IF v_locked <> v_want THEN
         o_status := 'unknown_account';
         RETURN;
     END IF;
-    SELECT a.currency INTO o_detail
-      FROM unnest(p_ids, p_amounts) AS l(id, amount) JOIN payments_account a ON a.id = l.id
-     GROUP BY a.currency HAVING sum(l.amount) <> 0 LIMIT 1;
-    IF FOUND THEN
-        o_status := 'unbalanced';
-        RETURN;
-    END IF;
-    SELECT a.currency INTO o_detail
-      FROM unnest(p_ids, p_amounts) AS l(id, amount)
-      JOIN payments_account a ON a.id = l.id
-      LEFT JOIN unnest(p_release_ids, p_release) AS r(id, amount) ON r.id = l.id
-     WHERE l.amount < 0 AND NOT a.allow_negative
-       AND a.balance + l.amount < a.pending_debits - coalesce(r.amount, 0)
-     LIMIT 1;
-    IF FOUND THEN
+    FOR v_i IN 1 .. cardinality(v_curs) LOOP
+        IF v_sums[v_i] <> 0 THEN
+            o_status := 'unbalanced';
+            o_detail := v_curs[v_i];
+            RETURN;
+        END IF;
+    END LOOP;
+    IF v_short IS NOT NULL THEN
         -- A concurrent post with this key may have committed (and spent the money) while
         -- we waited for the locks: then the replay answers with that entry.
         IF p_key IS NOT NULL THEN
@@ -74,11 +109,11 @@ BEGIN
              WHERE e.idempotency_key = p_key;
             IF FOUND THEN
                 o_status := 'exists';
-                o_detail := NULL;
                 RETURN;
             END IF;
         END IF;
         o_status := 'insufficient';
+        o_detail := v_short;
         RETURN;
     END IF;
     -- Waits for a concurrent insert of the same key to commit or roll back; exactly one
@@ -92,32 +127,17 @@ BEGIN
         o_status := 'exists';
         RETURN;
     END IF;
-    WITH d AS (
-        SELECT x.id, sum(x.amount)::bigint AS amount, sum(x.rel)::bigint AS rel
-          FROM (SELECT l.id, l.amount, 0::bigint AS rel
-                  FROM unnest(p_ids, p_amounts) AS l(id, amount)
-                UNION ALL
-                SELECT r.id, 0::bigint, r.amount
-                  FROM unnest(p_release_ids, p_release) AS r(id, amount)) AS x
-         GROUP BY x.id
-    ), u AS (
-        UPDATE payments_account a
-           SET balance = a.balance + d.amount, pending_debits = a.pending_debits - d.rel
-          FROM d
-         WHERE a.id = d.id
-        RETURNING a.id, a.currency, a.balance, a.pending_debits
-    ), p AS (
-        INSERT INTO payments_posting
-               (entry_id, account_id, amount, currency, balance_after, created_at)
-        SELECT o_entry_id, l.id, l.amount, u.currency, u.balance, p_now
-          FROM unnest(p_ids, p_amounts) WITH ORDINALITY AS l(id, amount, n)
-          JOIN u ON u.id = l.id
-         ORDER BY l.n
+    -- The new values were computed under the row locks, so they are written as they are.
+    WITH u AS (
+        UPDATE payments_account a SET balance = v.balance, pending_debits = v.pending
+          FROM unnest(o_ids, o_balances, o_pendings) AS v(id, balance, pending)
+         WHERE a.id = v.id
     )
-    SELECT array_agg(u.id ORDER BY u.id), array_agg(u.balance ORDER BY u.id),
-           array_agg(u.pending_debits ORDER BY u.id)
-      INTO o_ids, o_balances, o_pendings
-      FROM u;
+    INSERT INTO payments_posting
+           (entry_id, account_id, amount, currency, balance_after, created_at)
+    SELECT o_entry_id, l.id, l.amount, l.currency, l.balance_after, p_now
+      FROM unnest(p_ids, p_amounts, v_line_cur, v_line_bal)
+           AS l(id, amount, currency, balance_after);
     o_status := 'posted';
 END
 $$ LANGUAGE plpgsql;
