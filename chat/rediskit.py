@@ -24,7 +24,10 @@ def client():
     embedded shape's local-memory cache: callers fall back to `cache`)."""
     global _client, _location
     conf = settings.CACHES["default"]
-    if conf["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+    if conf["BACKEND"] not in (
+        "django.core.cache.backends.redis.RedisCache",
+        "config.cache.SharedPoolRedisCache",
+    ):
         return None
     location = conf["LOCATION"]
     if _client is None or _location != location:

@@ -207,6 +207,11 @@ class RedisPubSubLayer(BaseChannelLayer):
             state.channels.pop(channel, None)
             raise
 
+    def discard_channel(self, channel: str) -> None:
+        """Forget a process-local channel. A consumer's goes when channels cancels its
+        receive(); a one-off user of new_channel (the health check) calls this."""
+        self._state().channels.pop(channel, None)
+
     async def group_add(self, group: str, channel: str) -> None:
         state = self._state()
         name = self._group_channel(group)
