@@ -66,6 +66,8 @@ def run_one(name: str, quick: bool) -> str:
         "DATABASE_URL": PG_URL,
         "REDIS_URL": REDIS_URL,
         "PLAZA_BENCH": "1",
+        # Like production: no query log (DEBUG keeps every SQL statement in memory).
+        "DEBUG": "false",
     }
     env.pop("PLAZA_TESTING", None)
     code = (
