@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import threading
 
+from django.conf import settings
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from django.utils.module_loading import import_string
 
 _lock = threading.Lock()
 _clients: dict[tuple, object] = {}
+_default_clients: dict[str, object] = {}
 
 
 class SharedPoolRedisCacheClient(RedisCacheClient):
@@ -37,3 +40,19 @@ class SharedPoolRedisCache(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = SharedPoolRedisCacheClient
+
+
+def default_cache_client():
+    """The shared client of the default cache when it is Redis, else None — for code that
+    needs raw commands (pipelines, Lua, INCR with EXPIRE) on the cache's Redis. Built from
+    settings rather than through `caches[...]`, which under ASGI makes a cache object per
+    context; every cache object of the process shares this same client anyway."""
+    conf = settings.CACHES["default"]
+    ident = repr(sorted(conf.items()))
+    if ident not in _default_clients:  # settings change only in tests; remember per shape
+        client = None
+        if issubclass(import_string(conf["BACKEND"]), SharedPoolRedisCache):
+            params = {k: v for k, v in conf.items() if k not in ("BACKEND", "LOCATION")}
+            client = SharedPoolRedisCache(conf["LOCATION"], params)._cache.get_client(write=True)
+        _default_clients[ident] = client
+    return _default_clients[ident]
