@@ -153,3 +153,25 @@ def test_bad_token_is_401_in_error_shape(api):
     assert resp.status_code == 401
     assert resp.json()["error"]["code"] == "not_authenticated"
     assert api.__class__().get("/api/v1/me").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_deactivated_persons_token_stops_working(user, auth_client):
+    assert auth_client.get("/api/v1/me").status_code == 200
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    resp = auth_client.get("/api/v1/me")
+    assert resp.status_code == 401 and resp.json()["error"]["code"] == "not_authenticated"
+
+
+@pytest.mark.django_db
+def test_a_token_authenticates_its_own_person_and_marks_the_device_used(user, auth_client):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    Device.objects.filter(user=user).update(last_used_at=timezone.now() - dt.timedelta(hours=1))
+    me = auth_client.get("/api/v1/me").json()
+    assert me["id"] == user.pk and me["display_name"] == "Alice"
+    used = Device.objects.get(user=user).last_used_at
+    assert timezone.now() - used < dt.timedelta(minutes=1)
