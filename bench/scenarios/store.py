@@ -21,7 +21,6 @@ import time
 
 import httpx
 
-from bench.load import cpu_seconds as _cpu_seconds  # noqa: F401 (other scenarios import it from here)
 from bench.load import measured as _measured
 from bench.load import raw_closed_loop as _raw_closed_loop
 from bench.load import run_loop as _run_loop
