@@ -331,6 +331,10 @@ PAYMENTS_TOPUP_MIN = {"USD": 50, "EUR": 50, "GBP": 30, "CNY": 400, "JPY": 50, "H
 PAYMENTS_TOPUP_MAX = env.int("PAYMENTS_TOPUP_MAX", default=1_000_000)
 # Sharded hot account (platform revenue): sub-accounts picked at random per entry.
 LEDGER_HOT_ACCOUNT_SHARDS = env.int("LEDGER_HOT_ACCOUNT_SHARDS", default=8)
+# PostgreSQL: concurrent post_entry calls made outside a transaction share one statement
+# and one COMMIT, up to this many entries (payments/ledger_group.py, docs/LEDGER.md).
+LEDGER_GROUP_COMMIT = env.bool("LEDGER_GROUP_COMMIT", default=True)
+LEDGER_GROUP_COMMIT_MAX = env.int("LEDGER_GROUP_COMMIT_MAX", default=64)
 PAYMENTS_PIN_MAX_TRIES = 5
 PAYMENTS_PIN_LOCK_SECONDS = env.int("PAYMENTS_PIN_LOCK_SECONDS", default=3 * 3600)
 # Upper bound of the password-free limit a user may opt in to (minor units).

@@ -442,6 +442,30 @@ def _post_postgres(*, kind, lines, key, reference, metadata, release):
     return entry, True
 
 
+def _post_grouped(*, kind, lines, key, reference, metadata) -> tuple[JournalEntry, bool]:
+    from . import ledger_group
+
+    metadata = metadata or {}
+    req = ledger_group.post(
+        kind=kind, lines=lines, key=key, reference=reference, metadata=_dumps(metadata)
+    )
+    if req.status == "exists":
+        existing = JournalEntry.objects.get(pk=req.entry_id)
+        return _same_entry_or_conflict(existing, kind=kind, lines=lines, reference=reference), False
+    if req.status != "posted":
+        _raise_for(req.status, req.detail)
+    entry = JournalEntry(
+        id=req.entry_id,
+        kind=kind,
+        idempotency_key=key,
+        reference=reference,
+        metadata=metadata,
+        created_at=req.created_at,
+    )
+    entry._balances = req.balances  # type: ignore[attr-defined]  # for post_entry's callers
+    return entry, True
+
+
 def post_entry(
     *,
     kind: str,
@@ -459,7 +483,28 @@ def post_entry(
     refreshed to the posted value.
     """
     lines = _normalize(postings)
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        from . import ledger_group
+
+        if ledger_group.enabled():
+            # Outside a transaction, concurrent posts of this process share one statement
+            # and one COMMIT (payments/ledger_group.py); the answer is this entry's own.
+            entry, created = _post_grouped(
+                kind=kind,
+                lines=lines,
+                key=idempotency_key,
+                reference=reference,
+                metadata=metadata,
+            )
+        else:
+            entry, created = _post(
+                kind=kind,
+                lines=lines,
+                idempotency_key=idempotency_key,
+                reference=reference,
+                metadata=metadata,
+            )
+    elif connection.vendor == "postgresql":
         # One statement, atomic by itself: no savepoint or BEGIN/COMMIT of our own.
         entry, created = _post(
             kind=kind,
