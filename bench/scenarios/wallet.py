@@ -39,6 +39,7 @@ PROCS = int(os.environ.get("BENCH_WALLET_PROCS", "4"))  # service-layer worker p
 THREADS = int(os.environ.get("BENCH_WALLET_THREADS", "8"))  # threads in each
 ACCOUNTS = 10_000  # accounts the service-layer entries move money between
 ERRORS: list[str] = []  # the first few exceptions a service-layer run saw
+CPU_ROWS: list[list] = []  # CPU per entry, group commit off and on
 
 
 # --- service layer --------------------------------------------------------------------
@@ -117,6 +118,7 @@ def _workload(name: str, payload: dict):
     if name in ("plain", "fee"):
         accounts = payload["accounts"]
         settings.LEDGER_HOT_ACCOUNT_SHARDS = payload.get("shards", 8)
+        settings.LEDGER_GROUP_COMMIT = payload.get("grouped", True)
         if name == "plain":
 
             def plain(rng):
@@ -206,6 +208,8 @@ def _service_rows(seconds: float) -> list[list]:
             "CREATE TABLE IF NOT EXISTS bench_wallet_floor (id bigserial PRIMARY KEY, at timestamptz)"
         )
     shape = f"{PROCS} × {THREADS}"
+    global CPU_ROWS
+    CPU_ROWS = _cpu_rows(accounts)
     rows = [
         _row(
             "floor: one durable COMMIT, no ledger work",
@@ -221,17 +225,97 @@ def _service_rows(seconds: float) -> list[list]:
             _measure("plain", plain, procs=0, threads=THREADS, seconds=seconds),
         )
     )
-    for label, name, shards in (
-        ("post_entry, 2 postings (no fee)", "plain", settings.LEDGER_HOT_ACCOUNT_SHARDS),
-        ("post_entry + fee, revenue 1 shard (hot row)", "fee", 1),
-        ("post_entry + fee, revenue 8 shards", "fee", 8),
+    for label, name, shards, grouped in (
+        ("post_entry, 2 postings (no fee), group commit off", "plain", 8, False),
+        ("post_entry, 2 postings (no fee)", "plain", settings.LEDGER_HOT_ACCOUNT_SHARDS, True),
+        ("post_entry + fee, revenue 1 shard (hot row), group commit off", "fee", 1, False),
+        ("post_entry + fee, revenue 1 shard (hot row)", "fee", 1, True),
+        ("post_entry + fee, revenue 8 shards", "fee", 8, True),
     ):
-        payload = {"accounts": accounts, "shards": shards}
+        payload = {"accounts": accounts, "shards": shards, "grouped": grouped}
         rows.append(
             _row(
                 label, shape, _measure(name, payload, procs=PROCS, threads=THREADS, seconds=seconds)
             )
         )
+    return rows
+
+
+def _backend_cpu_ms(pid: int) -> float:
+    """CPU time PostgreSQL backend `pid` has run so far (Linux schedstat)."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e6
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _cpu_row(label: str, payload: dict, *, name: str, threads: int, per_thread: int, grouped: bool):
+    """CPU per entry, which unlike wall-clock rates hardly moves with the machine's load:
+    this process's CPU (all threads) and its PostgreSQL backends' CPU over a fixed number
+    of entries posted by `threads` threads, divided by the entries."""
+    from django.conf import settings
+    from django.db import connection
+
+    from payments import ledger_group
+
+    fn = _workload(name, {**payload, "grouped": grouped})
+
+    def loop(seed: int, count: int):
+        rng = random.Random(seed)
+        for _ in range(count):
+            fn(rng)
+            connection.close()  # back to the pool, as a request would
+
+    def run(count: int):
+        ts = [threading.Thread(target=loop, args=(k, count)) for k in range(threads)]
+        [t.start() for t in ts]
+        [t.join(300) for t in ts]
+
+    run(5)  # warm: every thread's pool connection, plan caches
+    with connection.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        pids = [r[0] for r in cur.fetchall()]
+    connection.close()
+    group = ledger_group.group()
+    b0, e0 = group.batches, group.entries
+    s0 = {p: _backend_cpu_ms(p) for p in pids}
+    c0, w0 = time.process_time(), time.perf_counter()
+    run(per_thread)
+    wall = time.perf_counter() - w0
+    client = (time.process_time() - c0) * 1000
+    server = sum(_backend_cpu_ms(p) - s0[p] for p in pids)
+    settings.LEDGER_GROUP_COMMIT = True
+    n = threads * per_thread
+    batches = group.batches - b0
+    row = [
+        label,
+        f"1 × {threads}",
+        "on" if grouped else "off",
+        f"{(group.entries - e0) / batches:.1f}" if batches else "-",
+        client / n,
+        server / n,
+        (client + server) / n,
+        int(n / wall),
+    ]
+    print("wallet bench:", row, file=sys.stderr, flush=True)
+    return row
+
+
+def _cpu_rows(accounts: list[int]) -> list[list]:
+    rows = []
+    for label, name, shards in (
+        ("post_entry, 2 postings", "plain", 8),
+        ("post_entry + fee, revenue 8 shards", "fee", 8),
+        ("post_entry + fee, revenue 1 shard", "fee", 1),
+    ):
+        payload = {"accounts": accounts, "shards": shards}
+        for grouped in (False, True):
+            rows.append(
+                _cpu_row(
+                    label, payload, name=name, threads=THREADS, per_thread=150, grouped=grouped
+                )
+            )
     return rows
 
 
@@ -520,6 +604,27 @@ def run(quick: bool) -> str:
         "### Service layer",
         "",
         table(headers, service),
+        "",
+        "### CPU per entry (one process, group commit off and on)",
+        "",
+        "Client CPU is this process (all threads), server CPU its PostgreSQL backends, "
+        "over 1,200 entries: unlike the rates above, these hardly move with the machine's "
+        "load. Group commit (payments/ledger_group.py) posts the entries queued by "
+        "concurrent callers in one statement and one COMMIT.",
+        "",
+        table(
+            [
+                "operation",
+                "processes × threads",
+                "group commit",
+                "entries per batch",
+                "client CPU ms",
+                "server CPU ms",
+                "total CPU ms",
+                "entries/s",
+            ],
+            CPU_ROWS,
+        ),
     ]
     if os.environ.get("BENCH_WALLET_REST", "1") != "0":
         rest, half = _rest_rows(seconds, 16)
