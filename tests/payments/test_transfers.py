@@ -7,6 +7,8 @@ from django.utils import timezone
 
 from accounts.friends import block_create
 from config.errors import DomainError, NotFound
+from payments.api.transfers import TransferOutput
+from payments.models import Transfer
 from payments.selectors import wallet_balances
 from payments.services import events
 from payments.services.transfers import (
@@ -181,6 +183,9 @@ def test_rest_transfer_flow_with_idempotency(pair, make_user):
     r1 = a.post("/api/v1/transfers", body, format="json", HTTP_IDEMPOTENCY_KEY="t-1")
     r2 = a.post("/api/v1/transfers", body, format="json", HTTP_IDEMPOTENCY_KEY="t-1")
     assert r1.status_code == r2.status_code == 201 and r1.json() == r2.json()
+    # The answer is the documented shape (TransferOutput) of the stored transfer.
+    assert r1.json() == dict(TransferOutput(Transfer.objects.get(pk=r1.json()["id"])).data)
+    assert r1.json()["note"] == "lunch" and r1.json()["resolved_at"] is None
     assert _usd(alice)["pending"] == 1234  # once, not twice
     r3 = a.post(
         "/api/v1/transfers", {**body, "amount": 1}, format="json", HTTP_IDEMPOTENCY_KEY="t-1"
@@ -192,6 +197,9 @@ def test_rest_transfer_flow_with_idempotency(pair, make_user):
     assert a.post(f"/api/v1/transfers/{tid}/accept").status_code == 404
     accepted = b.post(f"/api/v1/transfers/{tid}/accept", HTTP_IDEMPOTENCY_KEY="acc")
     assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
+    stored = Transfer.objects.get(pk=tid)
+    assert accepted.json() == dict(TransferOutput(stored).data)
+    assert accepted.json()["resolved_at"].endswith("Z")
     assert b.get("/api/v1/wallet").json()["balances"][0]["balance"] == 1234
 
 
