@@ -9,7 +9,10 @@ On PostgreSQL the whole batch is ONE statement with data-modifying CTEs:
    uses, so two campaigns of one brand running at once cannot deadlock);
 2. `UPDATE … RETURNING` reserves every conversation's next `seq` and `event_seq` (the
    counters only ever move under the row lock: seqs stay gapless per conversation);
-3. `INSERT … SELECT` the messages from the reserved seqs joined to their template;
+3. `INSERT … SELECT` the messages from the reserved seqs joined to their template, with
+   the template's search document computed once (`chat_search_doc`, chat migration 0008):
+   every recipient gets the same text, and the per-row insert trigger only fills in a
+   missing document, so it does not run for these rows (it was most of the statement);
 4. `INSERT … SELECT` the `message.new` stream events, so `/api/v1/sync` replays them;
 
 and returns (user, conversation, message id, seq, event seq) per person. No per-row
@@ -191,7 +194,10 @@ def _fanout_sql() -> str:
             SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::int[]) AS i(conv, usr, tpl)
         ),
         tpl AS MATERIALIZED (
-            SELECT * FROM unnest(%s::text[], %s::text[], %s::jsonb[])
+            SELECT t.*,
+                   CASE WHEN t.kind <> 'system' AND t.body <> ''
+                        THEN chat_search_doc(t.body) END AS doc
+            FROM unnest(%s::text[], %s::text[], %s::jsonb[])
                 WITH ORDINALITY AS t(kind, body, payload, n)
         ),
         locked AS MATERIALIZED (
@@ -206,8 +212,9 @@ def _fanout_sql() -> str:
             RETURNING c.id, c.last_seq, c.last_event_seq
         ),
         msgs AS (
-            INSERT INTO {q(Message._meta.db_table)} ({msg_cols})
-            SELECT b.id, b.last_seq, NULL, '', t.kind, t.body, t.payload, %s{msg_defaults}
+            INSERT INTO {q(Message._meta.db_table)} ({msg_cols}, search_doc)
+            SELECT b.id, b.last_seq, NULL, '', t.kind, t.body, t.payload, %s{msg_defaults},
+                   t.doc
             FROM bumped b JOIN input i ON i.conv = b.id JOIN tpl t ON t.n = i.tpl
             RETURNING id, conversation_id, seq
         ),

@@ -185,6 +185,31 @@ def test_settlement_is_one_batch_and_a_buyer_without_funds_fails_alone(
 
 
 @pytest.mark.django_db
+def test_admission_touches_no_database_and_a_stranger_cannot_keep_a_fans_unit(
+    brand, owner, make_user, follow, django_assert_num_queries, ledger_balanced
+):
+    sale = make_sale(brand, owner, stock=1, price=1000)
+    stranger, fan = make_user(), follow(make_user())
+    fund_wallet(stranger, 5000)
+    fund_wallet(fan, 5000)
+    # An attempt is answered by Redis alone, follower or not.
+    with django_assert_num_queries(0):
+        assert _reserve(brand, sale, stranger).status == "reserved"
+    # The stranger's unit was the last one: until settlement, the fan is told sold out.
+    with pytest.raises(sales.SoldOut):
+        _reserve(brand, sale, fan)
+    assert sales.sale_settle(sale_id=sale.pk) == 1
+    # Settlement refused the stranger without charging them and gave the unit back.
+    assert sales.sale_order_status(sale_id=sale.pk, user=stranger)["reason"] == "not_following"
+    assert wallet(stranger) == 5000 and SaleOrder.objects.count() == 0
+    assert _reserve(brand, sale, fan).status == "reserved"
+    sales.sale_settle(sale_id=sale.pk)
+    assert list(SaleOrder.objects.values_list("user_id", flat=True)) == [fan.pk]
+    assert wallet(fan) == 4000
+    assert ExclusiveSale.objects.get(pk=sale.pk).stock_left == 0
+
+
+@pytest.mark.django_db
 def test_a_settler_dying_after_its_commit_charges_nobody_twice(
     brand, owner, make_user, follow, ledger_balanced
 ):
