@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
-from bench.stats import pct, table
+from bench.stats import cpu_by_pid, cpu_used, pct, pg_backend_pids, table
 from tests.load.servers import ROOT, start_servers
 
 SEED = r"""
@@ -204,7 +204,8 @@ def run(quick: bool) -> str:
         },
     )
     try:
-        _worker(servers, worker_threads)
+        servers_pids = [p.pid for p in servers.procs]
+        worker = _worker(servers, worker_threads)
         out = servers.manage(
             "shell",
             "-c",
@@ -213,6 +214,10 @@ def run(quick: bool) -> str:
         seed = json.loads(next(ln for ln in out.splitlines() if ln.startswith("BENCH"))[5:])
         # Warm up every process (connections, the worker's HTTP client), then measure.
         asyncio.run(_sell_and_pay(servers.urls, seed, concurrency=4, duration=2.0, stamp="w"))
+        time.sleep(1.0)  # the warm-up's webhooks out of the way
+        db_url = servers.env["DATABASE_URL"]
+        cpu0 = cpu_by_pid([*servers_pids, worker.pid, receiver.pid, *pg_backend_pids(db_url)])
+        client0 = time.process_time()
         res = asyncio.run(
             _sell_and_pay(
                 servers.urls,
@@ -222,6 +227,8 @@ def run(quick: bool) -> str:
                 stamp=f"b{int(time.time())}",
             )
         )
+        client_cpu = time.process_time() - client0
+        http_cpu = cpu_used(cpu0, cpu_by_pid(servers_pids))
         # Let the worker drain, then collect what the receiver heard.
         drain_started = time.time()
         expected = set(res["pays"])
@@ -237,6 +244,9 @@ def run(quick: bool) -> str:
             if n == 0:
                 break
             time.sleep(1.0)
+        worker_cpu = cpu_used(cpu0, cpu_by_pid([worker.pid]))
+        receiver_cpu = cpu_used(cpu0, cpu_by_pid([receiver.pid]))
+        pg_cpu = cpu_used(cpu0, cpu_by_pid(pg_backend_pids(db_url)))
         stop.set()
         arrivals = out_q.get(timeout=30)
         receiver.join(timeout=10)
@@ -246,6 +256,16 @@ def run(quick: bool) -> str:
         servers.stop()
 
     paid = len(res["pays"])
+    per = 1000 / max(1, paid)
+    cpu_rows = [
+        ["uvicorn processes (create + pay requests)", http_cpu * per],
+        ["Celery worker (webhook deliveries)", worker_cpu * per],
+        ["PostgreSQL backends", pg_cpu * per],
+        ["webhook receiver", receiver_cpu * per],
+        ["load generator (httpx)", client_cpu * per],
+    ]
+    total_cpu = sum(r[1] for r in cpu_rows)
+    cpu_rows.append(["all of it", total_cpu])
     lat = [arrivals[o] - t for o, t in res["pays"].items() if o in arrivals]
     heard = len([o for o in expected if o in arrivals])
     times = sorted(arrivals[o] for o in expected if o in arrivals)
@@ -285,6 +305,13 @@ def run(quick: bool) -> str:
                 ["pay sent → webhook received max ms", max(lat) * 1000 if lat else float("nan")],
             ],
         ),
+        "",
+        table(["CPU per paid order (from /proc)", "ms"], cpu_rows),
+        "",
+        f"At {total_cpu:.1f} ms of CPU per paid order, 2 cores give at most "
+        f"{2000 / total_cpu:,.0f} paid orders/s with nothing else running "
+        f"({2000 / max(0.001, total_cpu - client_cpu * per - receiver_cpu * per):,.0f}/s "
+        "if the load generator and receiver ran elsewhere).",
         "",
         f"Ledger check after the run: {books}.",
     ]
