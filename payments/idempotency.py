@@ -93,17 +93,19 @@ def _replay(record: IdempotencyRecord) -> Response:
 
 
 def _existing(user, key: str, fingerprint: str) -> Response | None:
-    # raw(): every keyed money POST reads this, and the ORM's query building cost more
-    # than the round trip (docs/LEDGER.md, "Transfers").
-    found = list(
-        IdempotencyRecord.objects.raw(
-            'SELECT * FROM payments_idempotencyrecord WHERE user_id = %s AND "key" = %s',
+    # Whether a record exists, in plain SQL: every keyed money POST asks, almost always
+    # to hear "no", and building the query (or a raw() model) cost more CPU than the
+    # round trip (docs/LEDGER.md, "Transfers"). A replay reads the record through the ORM.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT 1 FROM payments_idempotencyrecord WHERE user_id = %s AND "key" = %s',
             [user.pk, key],
         )
-    )
-    if not found:
+        if cursor.fetchone() is None:
+            return None
+    record = IdempotencyRecord.objects.filter(user_id=user.pk, key=key).first()
+    if record is None:  # purged in between
         return None
-    record = found[0]
     if record.created_at < timezone.now() - TTL:
         record.delete()
         return None

@@ -161,7 +161,8 @@ def owner_account(*, kind: str, owner_ref: str, currency: str) -> Account:
     return _get_or_create_account(kind=kind, currency=currency, owner_ref=owner_ref)
 
 
-def _shards() -> int:
+def revenue_shards() -> int:
+    """How many shards the platform revenue account has (LEDGER_HOT_ACCOUNT_SHARDS)."""
     return max(1, int(getattr(settings, "LEDGER_HOT_ACCOUNT_SHARDS", 8)))
 
 
@@ -173,7 +174,7 @@ def system_account(*, code: str, currency: str, shard: int | None = None) -> Acc
         raise LedgerError(f"unknown system account {code!r}")
     if code in SHARDED_CODES:
         if shard is None:
-            shard = random.randrange(_shards())
+            shard = random.randrange(revenue_shards())
         ref = f"system:{code}:{shard}"
     else:
         ref = f"system:{code}"
@@ -464,6 +465,40 @@ def _post_grouped(*, kind, lines, key, reference, metadata) -> tuple[JournalEntr
     )
     entry._balances = req.balances  # type: ignore[attr-defined]  # for post_entry's callers
     return entry, True
+
+
+def post_entry_call(
+    *,
+    kind: str,
+    postings: Sequence[PostingSpec],
+    idempotency_key: str | None = None,
+    reference: str = "",
+    metadata: dict | None = None,
+    now=None,
+) -> tuple[str, list]:
+    """PostgreSQL only: `post_entry` as a SQL fragment and its parameters, to run in the
+    caller's own statement (`WITH e AS (<fragment>) UPDATE … FROM e …`) when a use case
+    writes its business row in the same round trip as the entry. The fragment yields one
+    row (o_status, o_entry_id, o_ids, o_balances, o_pendings, o_detail): o_status is
+    `posted`, `exists` (the key holds another or the same entry) or a refusal that
+    `raise_for_post_status` turns into the usual exception."""
+    lines = _normalize(postings)
+    return _PG_POST, [
+        kind,
+        idempotency_key,
+        reference,
+        _dumps(metadata or {}),
+        now or timezone.now(),
+        list(lines),
+        list(lines.values()),
+        [],
+        [],
+    ]
+
+
+def raise_for_post_status(status: str, detail: str | None) -> None:
+    """Raise what `post_entry` raises for a refused `post_entry_call` status."""
+    _raise_for(status, detail)
 
 
 def post_entry(
