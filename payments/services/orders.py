@@ -163,20 +163,23 @@ def order_create(
     # path is one INSERT and the unique constraint decides. Outside a transaction that
     # INSERT is its own (no BEGIN/COMMIT round trips); inside one, a savepoint keeps a
     # clash from breaking the caller's transaction.
+    now = timezone.now()
+    order = Order(
+        merchant=merchant,
+        out_trade_no=out_trade_no,
+        amount=amount,
+        currency=currency,
+        description=description,
+        notify_url=notify_url,
+        qr_format=qr_format,
+        token=new_order_token(),
+        expires_at=now + ttl,
+        created_at=now,
+    )
     try:
         with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            order = Order.objects.create(
-                merchant=merchant,
-                out_trade_no=out_trade_no,
-                amount=amount,
-                currency=currency,
-                description=description,
-                notify_url=notify_url,
-                qr_format=qr_format,
-                token=new_order_token(),
-                expires_at=timezone.now() + ttl,
-            )
-        order.merchant = merchant
+            order.id = _insert_pending(order)
+        order._state.adding = False
         return order, True
     except IntegrityError:  # this out_trade_no exists: a retry, or a clash
         existing = Order.objects.get(merchant=merchant, out_trade_no=out_trade_no)
@@ -188,6 +191,41 @@ def order_create(
         )
     existing.merchant = merchant
     return existing, False
+
+
+# The pending order's INSERT in SQL: this is half of every QR sale, and the ORM's
+# create() cost ~1 ms of CPU to compile against ~0.3 ms for the statement.
+_INSERT_PENDING = """
+INSERT INTO payments_order
+    (merchant_id, out_trade_no, kind, amount, currency, description, notify_url, qr_format,
+     token, status, expires_at, buyer_paid, discount, fee, adjustments, refunded_amount,
+     created_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, 0, 0, '[]', 0, %s)
+"""
+
+
+def _insert_pending(order: Order) -> int:
+    ops = connection.ops
+    params = [
+        order.merchant_id,
+        order.out_trade_no,
+        order.kind,
+        order.amount,
+        order.currency,
+        order.description,
+        order.notify_url,
+        order.qr_format,
+        order.token,
+        order.status,
+        ops.adapt_datetimefield_value(order.expires_at),
+        ops.adapt_datetimefield_value(order.created_at),
+    ]
+    with connection.cursor() as cursor:
+        if connection.features.can_return_columns_from_insert:
+            cursor.execute(_INSERT_PENDING + " RETURNING id", params)
+            return cursor.fetchone()[0]
+        cursor.execute(_INSERT_PENDING, params)
+        return cursor.lastrowid
 
 
 def order_get(*, merchant: Merchant, order_id: int) -> Order:

@@ -135,18 +135,28 @@ def order_event_data(order: Order) -> dict:
     return order_view(order)
 
 
-def webhook_enqueue(*, order: Order, event: str) -> WebhookDelivery | None:
-    """Record `event` for the order's notify_url and POST it after commit."""
-    url = order.notify_url or order.merchant.notify_url
-    if not url:
-        return None
-    now = timezone.now()
-    payload = {
+def webhook_url(order: Order) -> str:
+    """Where the order's events go ('' for nowhere): its own notify_url, else the
+    merchant's."""
+    return order.notify_url or order.merchant.notify_url
+
+
+def webhook_payload(*, order: Order, event: str, now: dt.datetime) -> dict:
+    return {
         "id": "evt_" + secrets.token_hex(12),
         "event": event,
         "created_at": now.isoformat().replace("+00:00", "Z"),
         "data": order_event_data(order),
     }
+
+
+def webhook_enqueue(*, order: Order, event: str) -> WebhookDelivery | None:
+    """Record `event` for the order's notify_url and POST it after commit."""
+    url = webhook_url(order)
+    if not url:
+        return None
+    now = timezone.now()
+    payload = webhook_payload(order=order, event=event, now=now)
     delivery = WebhookDelivery.objects.create(
         merchant_id=order.merchant_id,
         order=order,
@@ -155,11 +165,12 @@ def webhook_enqueue(*, order: Order, event: str) -> WebhookDelivery | None:
         payload=payload,
         next_attempt_at=now,
     )
-    _send_after_commit(delivery.id)
+    send_after_commit(delivery.id)
     return delivery
 
 
-def _send_after_commit(delivery_id: int) -> None:
+def send_after_commit(delivery_id: int) -> None:
+    """POST a recorded delivery once the transaction that wrote it commits."""
     from ..merchant_tasks import webhook_deliver
 
     def send() -> None:
@@ -191,7 +202,7 @@ def webhook_resend(*, merchant: Merchant, order_id: int, delivery_id: int) -> We
             payload=original.payload,
             next_attempt_at=timezone.now(),
         )
-        _send_after_commit(delivery.id)
+        send_after_commit(delivery.id)
     return delivery
 
 
@@ -309,20 +320,68 @@ def _pinned_http(hostname: str) -> httpx.Client:
         return client
 
 
-def webhook_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> str | None:
-    """POST one delivery if it is due and nobody else holds it. Returns its new status.
-    Three statements around the POST on PostgreSQL: claim, read, record."""
-    now = now or timezone.now()
+# PostgreSQL: claim a due delivery and read what sending it needs, in one statement.
+_PG_CLAIM = """
+UPDATE payments_webhookdelivery d SET claimed_until = %(until)s
+  FROM payments_merchant m
+ WHERE d.id = %(id)s AND m.id = d.merchant_id AND d.status = %(pending)s
+   AND d.next_attempt_at <= %(now)s AND (d.claimed_until IS NULL OR d.claimed_until < %(now)s)
+RETURNING d.url, d.payload::text, d.attempts, d.created_at, d.delivered_at, d.next_attempt_at,
+          d.merchant_id, m.created_at
+"""
+
+
+def _claim(delivery_id: int, now: dt.datetime) -> WebhookDelivery | None:
+    """Hold a due, unclaimed delivery for CLAIM_SECONDS and return it with its merchant
+    (id and created_at only on PostgreSQL: all the signing key lookup needs), or None."""
+    until = now + dt.timedelta(seconds=CLAIM_SECONDS)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _PG_CLAIM,
+                {
+                    "until": until,
+                    "id": delivery_id,
+                    "pending": WebhookDelivery.Status.PENDING,
+                    "now": now,
+                },
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        url, payload, attempts, created_at, delivered_at, next_at, merchant_id, made = row
+        delivery = WebhookDelivery(
+            id=delivery_id,
+            url=url,
+            payload=json.loads(payload),
+            attempts=attempts,
+            created_at=created_at,
+            delivered_at=delivered_at,
+            next_attempt_at=next_at,
+            status=WebhookDelivery.Status.PENDING,
+            claimed_until=until,
+        )
+        delivery.merchant = Merchant(id=merchant_id, created_at=made)
+        return delivery
     claimed = (
         WebhookDelivery.objects.filter(
             id=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
         )
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .update(claimed_until=now + dt.timedelta(seconds=CLAIM_SECONDS))
+        .update(claimed_until=until)
     )
     if not claimed:
         return None
-    delivery = WebhookDelivery.objects.select_related("merchant").get(id=delivery_id)
+    return WebhookDelivery.objects.select_related("merchant").get(id=delivery_id)
+
+
+def webhook_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> str | None:
+    """POST one delivery if it is due and nobody else holds it. Returns its new status.
+    Two statements around the POST on PostgreSQL: claim (and read), record."""
+    now = now or timezone.now()
+    delivery = _claim(delivery_id, now)
+    if delivery is None:
+        return None
     number = delivery.attempts + 1
     status_code, error = None, ""
     started = time.monotonic()
