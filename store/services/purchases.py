@@ -232,6 +232,24 @@ def _purchase_commit(*, buyer, pack: Pack, recipient_id: int) -> Purchase:
     gift = recipient_id != buyer.pk
     amount = pack.price_amount
     creator_amount, platform_amount = split(amount=amount, share_bps=pack.creator_share_bps)
+    if amount and connection.vendor == "postgresql":
+        # No savepoint (two round trips): an "already owned" raises out of the caller's
+        # transaction (the Idempotency-Key's, when there is one), which rolls the money
+        # back with it; a refusal of the ledger's wrote nothing and is raised after the
+        # block, so the caller may still record that answer.
+        with transaction.atomic(savepoint=False):
+            refused, purchase = _purchase_write_postgres(
+                buyer=buyer,
+                pack=pack,
+                recipient_id=recipient_id,
+                amounts=(amount, creator_amount, platform_amount),
+            )
+            if purchase is not None:
+                wallet_changed(user_ids=[buyer.pk], currency=pack.currency)
+                _purchase_after(buyer=buyer, pack=pack, purchase=purchase, gift=gift)
+        if purchase is None:
+            ledger.raise_for_post_status(*refused)
+        return purchase
     try:
         with transaction.atomic():
             entry_id = None
@@ -266,22 +284,108 @@ def _purchase_commit(*, buyer, pack: Pack, recipient_id: int) -> Purchase:
             # The unique (user, pack) constraint is the last word on a concurrent second
             # purchase: its IntegrityError rolls this whole block back, money included.
             Entitlement.objects.create(user_id=recipient_id, pack=pack, purchase=purchase)
-            _count_popularity(pack.pk)
-            if gift:
-                push_to_user(
-                    recipient_id,
-                    {
-                        "type": "store.gift_received",
-                        "purchase_id": purchase.pk,
-                        "pack": {"id": pack.pk, "title": pack.title},
-                        "from": people.public_profile(buyer),
-                    },
-                )
+            _purchase_after(buyer=buyer, pack=pack, purchase=purchase, gift=gift)
     except IntegrityError:
         if Entitlement.objects.filter(user_id=recipient_id, pack=pack).exists():
             raise _already_owned()
         raise
     return purchase
+
+
+def _purchase_after(*, buyer, pack: Pack, purchase: Purchase, gift: bool) -> None:
+    """What a committed purchase sets off: the popularity count and the gift push."""
+    _count_popularity(pack.pk)
+    if gift:
+        push_to_user(
+            purchase.recipient_id,
+            {
+                "type": "store.gift_received",
+                "purchase_id": purchase.pk,
+                "pack": {"id": pack.pk, "title": pack.title},
+                "from": people.public_profile(buyer),
+            },
+        )
+
+
+# PostgreSQL, a paid pack: the ledger entry, the purchase row and the entitlement in ONE
+# statement (one round trip instead of three plus a savepoint's two, and no ORM insert
+# compiled: ~1.5 ms of CPU on the bench machine). The entitlement's unique (user, pack)
+# decides a concurrent second purchase: ON CONFLICT DO NOTHING (it waits for the other
+# to commit) leaves no row, and the caller's transaction rolls the money back.
+_PG_PURCHASE = """
+WITH e AS ({post}),
+p AS (
+    INSERT INTO store_purchase
+        (buyer_id, recipient_id, pack_id, amount, currency, creator_amount, platform_amount,
+         entry_id, status, created_at, refund_reason)
+    SELECT %s, %s, %s, %s, %s, %s, %s, e.o_entry_id, %s, %s, '' FROM e
+     WHERE e.o_status = 'posted'
+    RETURNING id
+),
+n AS (
+    INSERT INTO store_entitlement (user_id, pack_id, purchase_id, position, hidden, created_at)
+    SELECT %s, %s, p.id, %s, false, %s FROM p
+    ON CONFLICT (user_id, pack_id) DO NOTHING
+    RETURNING id
+)
+SELECT e.o_status, e.o_entry_id, e.o_detail, (SELECT id FROM p), (SELECT id FROM n) FROM e
+"""
+
+
+def _purchase_write_postgres(
+    *, buyer, pack: Pack, recipient_id: int, amounts: tuple[int, int, int]
+) -> tuple[tuple[str, str | None], Purchase | None]:
+    """((ledger status, detail), the purchase, or None when the ledger refused it and
+    nothing was written). Raises `already_owned` (with the entry and purchase written:
+    the caller's transaction must roll back)."""
+    amount, creator_amount, platform_amount = amounts
+    wallet, creator, revenue = _purchase_accounts(pack, buyer_id=buyer.pk)
+    now = timezone.now()
+    post_sql, post_params = ledger.post_entry_call(
+        kind="store.gift" if recipient_id != buyer.pk else "store.purchase",
+        postings=[(wallet, -amount), (creator, creator_amount), (revenue, platform_amount)],
+        reference=f"store.pack:{pack.pk}",
+        metadata={"pack_id": pack.pk, "buyer_id": buyer.pk, "recipient_id": recipient_id},
+        now=now,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PG_PURCHASE.format(post=post_sql),
+            [
+                *post_params,
+                buyer.pk,
+                recipient_id,
+                pack.pk,
+                amount,
+                pack.currency,
+                creator_amount,
+                platform_amount,
+                Purchase.Status.COMPLETED,
+                now,
+                recipient_id,
+                pack.pk,
+                Entitlement._meta.get_field("position").get_default(),
+                now,
+            ],
+        )
+        status, entry_id, detail, purchase_id, entitlement_id = cursor.fetchone()
+    if status != "posted":
+        return (status, detail), None
+    if entitlement_id is None:
+        raise _already_owned()
+    return (status, detail), Purchase(
+        id=purchase_id,
+        buyer_id=buyer.pk,
+        recipient_id=recipient_id,
+        pack_id=pack.pk,
+        amount=amount,
+        currency=pack.currency,
+        creator_amount=creator_amount,
+        platform_amount=platform_amount,
+        entry_id=entry_id,
+        status=Purchase.Status.COMPLETED,
+        created_at=now,
+    )
 
 
 def pack_claim_free(*, user, pack_id: int) -> Purchase:

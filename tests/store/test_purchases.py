@@ -101,6 +101,16 @@ def test_already_owned_is_409_and_charges_once(buyer, paid_pack, client_of):
     assert wallet_balance(user_id=buyer.pk, currency="USD") == 801
 
 
+def test_already_owned_with_a_new_key_is_409_and_charges_once(buyer, paid_pack, client_of):
+    c = client_of(buyer)
+    assert buy(c, paid_pack, pin="246810", key="first").status_code == 201
+    again = buy(c, paid_pack, pin="246810", key="second")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_owned"
+    assert wallet_balance(user_id=buyer.pk, currency="USD") == 1000 - paid_pack.price_amount
+    assert Purchase.objects.filter(buyer=buyer).count() == 1
+    assert_ledger_balanced()
+
+
 def test_idempotency_key_replays_the_first_purchase(buyer, paid_pack, client_of):
     c = client_of(buyer)
     first = buy(c, paid_pack, pin="246810", key="same")
@@ -119,6 +129,27 @@ def test_not_enough_money_is_422_and_nothing_changes(user, paid_pack, client_of)
     assert r.status_code == 422 and r.json()["error"]["code"] == "insufficient_funds"
     assert wallet_balance(user_id=user.pk, currency="USD") == 100
     assert not Purchase.objects.exists() and not Entitlement.objects.exists()
+
+
+def test_not_enough_money_with_a_key_is_422_remembered_and_nothing_changes(
+    user, paid_pack, client_of
+):
+    # The refusal is the stored answer for the key (a business answer), and the purchase
+    # transaction that was refused left nothing behind for it to commit with.
+    fund_wallet(user, 100)
+    set_payment_pin(user, "246810")
+    c = client_of(user)
+    first = buy(c, paid_pack, pin="246810", key="broke")
+    assert first.status_code == 422 and first.json()["error"]["code"] == "insufficient_funds"
+    fund_wallet(user, 1000)
+    again = buy(c, paid_pack, pin="246810", key="broke")
+    assert again.status_code == 422 and again["Idempotent-Replayed"] == "true"
+    assert wallet_balance(user_id=user.pk, currency="USD") == 1100
+    assert not Purchase.objects.exists() and not Entitlement.objects.exists()
+    fresh = buy(c, paid_pack, pin="246810", key="funded")
+    assert fresh.status_code == 201
+    assert wallet_balance(user_id=user.pk, currency="USD") == 1100 - paid_pack.price_amount
+    assert_ledger_balanced()
 
 
 def test_pin_is_needed_above_the_password_free_limit(buyer, paid_pack, client_of):
