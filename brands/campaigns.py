@@ -372,30 +372,16 @@ def _send_batch(campaign_id: int, batch_size: int, now: dt.datetime, chain: bool
         )
         sent, capped_, held = Delivery.Status.SENT, Delivery.Status.CAPPED, Delivery.Status.HOLDOUT
         rows_out = [
-            (c.pk, brand.pk, w.user_id, variants[w.template], sent, now, w.conversation_id)
-            + (w.message_id, w.seq)
+            (w.user_id, variants[w.template], sent, w.conversation_id, w.message_id, w.seq)
             for w in written
         ]
-        rows_out += [
-            (c.pk, brand.pk, u, v, capped_, now, None, None, None)
-            for u, _, v in candidates
-            if u in capped_ids
-        ]
-        rows_out += [(c.pk, brand.pk, u, "H", held, now, None, None, None) for u in holdout]
+        rows_out += [(u, v, capped_, None, None, None) for u, _, v in candidates if u in capped_ids]
+        rows_out += [(u, "H", held, None, None, None) for u in holdout]
         insert_rows(
             Delivery,
-            [
-                "campaign_id",
-                "brand_id",
-                "user_id",
-                "variant",
-                "status",
-                "created_at",
-                "conversation_id",
-                "message_id",
-                "seq",
-            ],
+            ["user_id", "variant", "status", "conversation_id", "message_id", "seq"],
             rows_out,
+            constants={"campaign_id": c.pk, "brand_id": brand.pk, "created_at": now},
         )
         _charge_fees(brand, len(to_send), now)
         fields = ["cursor_user_id", "status", "finished_at", "next_pass_at", "passes"]

@@ -39,7 +39,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.bulk import insert_rows
+from config.bulk import insert_rows, int_array
 from config.errors import Conflict, DomainError, InvalidInput, NotFound
 
 from . import audit
@@ -562,16 +562,15 @@ def _settle_batch(sale_id: int, queued: list[int]) -> list[tuple[int, str]]:
             now = timezone.now()
             rows = insert_rows(
                 SaleOrder,
-                [
-                    "sale_id",
-                    "user_id",
-                    "amount_minor",
-                    "currency",
-                    "journal_entry_id",
-                    "created_at",
-                ],
-                [(sale.pk, u, price, sale.currency, eid, now) for u, eid in sold],
+                ["user_id", "journal_entry_id"],
+                sold,
                 returning=["id", "user_id"],
+                constants={
+                    "sale_id": sale.pk,
+                    "amount_minor": price,
+                    "currency": sale.currency,
+                    "created_at": now,
+                },
             )
             outcomes += [(u, f"o{oid}") for oid, u in rows]
             if sold:
@@ -624,7 +623,7 @@ def _buyer_facts(
                         WHERE f.brand_id = %s AND f.user_id = u.id)
           FROM unnest(%s::bigint[]) AS u(id)
         """,  # noqa: S608 (identifiers from the models; values bound)
-        [sale.pk, sale.currency, sale.brand_id, uids],
+        [sale.pk, sale.currency, sale.brand_id, int_array(uids)],
     )
     existing = {u: o for u, o, _a, _f in rows if o is not None}
     wallets = {u: a for u, _o, a, _f in rows if a is not None}
@@ -650,7 +649,7 @@ def _tag_buyers(sale: ExclusiveSale, user_ids: list[int]) -> None:
         f"INSERT INTO {table} (brand_id, user_id, tag, created_at)"  # noqa: S608
         " SELECT %s, u, %s, %s FROM unnest(%s::bigint[]) AS u"
         " ON CONFLICT (brand_id, user_id, tag) DO NOTHING",
-        [sale.brand_id, f"bought:sale:{sale.pk}", timezone.now(), user_ids],
+        [sale.brand_id, f"bought:sale:{sale.pk}", timezone.now(), int_array(user_ids)],
         fetch=False,
     )
 

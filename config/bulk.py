@@ -56,30 +56,55 @@ def _pg_value(field: models.Field, value):
     return value
 
 
+_INT_ARRAYS = {"bigint", "integer", "smallint"}
+
+
+def int_array(values: Sequence) -> str | list:
+    """A list of ints as PostgreSQL's array literal (`'{1,2,3}'`, bound to `%s::bigint[]`):
+    psycopg dumps a list element by element, with a quoting regex on each (~1 µs per
+    element, most of a 5,000-person campaign batch's Python time); one join is ~10x
+    cheaper. None is NULL; anything else (a non-int) gets the list itself back."""
+    try:
+        return "{" + ",".join(map(int.__repr__, values)) + "}"
+    except TypeError:
+        pass
+    try:
+        return "{" + ",".join("NULL" if v is None else int.__repr__(v) for v in values) + "}"
+    except TypeError:
+        return list(values)
+
+
 def insert_rows(
     model: type[models.Model],
     columns: Sequence[str],
     rows: Sequence[Sequence],
     *,
     returning: Sequence[str] | None = None,
+    constants: dict | None = None,
 ) -> list[tuple]:
     """Insert `rows` (tuples in `columns` order, by field attname) and return the
-    `returning` attributes of each inserted row, in insertion order."""
+    `returning` attributes of each inserted row, in insertion order. `constants`
+    ({attname: value}) are the same for every row: bound once, not once per row."""
     if not rows:
         return []
+    constants = constants or {}
     by_attname = {f.attname: f for f in model._meta.concrete_fields}
     fields = [by_attname[c] for c in columns]
     if connection.vendor != "postgresql":
-        objs = [model(**dict(zip(columns, row, strict=True))) for row in rows]
+        objs = [model(**dict(zip(columns, row, strict=True)), **constants) for row in rows]
         model.objects.bulk_create(objs, batch_size=1000)
         return [tuple(getattr(o, a) for a in returning) for o in objs] if returning else []
+    fixed = [by_attname[c] for c in constants]
     others = [
-        f for f in model._meta.concrete_fields if f.attname not in columns and not f.primary_key
+        f
+        for f in model._meta.concrete_fields
+        if f.attname not in columns and f.attname not in constants and not f.primary_key
     ]
     table = connection.ops.quote_name(model._meta.db_table)
     quote = connection.ops.quote_name
-    target = [quote(f.column) for f in fields] + [quote(f.column) for f in others]
-    select = [f"u.c{i}" for i in range(len(fields))] + [f"%s::{_field_type(f)}" for f in others]
+    target = [quote(f.column) for f in (*fields, *fixed, *others)]
+    select = [f"u.c{i}" for i in range(len(fields))]
+    select += [f"%s::{_field_type(f)}" for f in (*fixed, *others)]
     unnest = ", ".join(f"%s::{_field_type(f)}[]" for f in fields)
     names = ", ".join(f"c{i}" for i in range(len(fields)))
     sql = (
@@ -88,8 +113,14 @@ def insert_rows(
     )
     if returning:
         sql += " RETURNING " + ", ".join(quote(by_attname[a].column) for a in returning)
-    arrays = [[_pg_value(f, row[i]) for row in rows] for i, f in enumerate(fields)]
-    defaults = [
+    arrays = [
+        int_array([row[i] for row in rows])
+        if _field_type(f) in _INT_ARRAYS
+        else [_pg_value(f, row[i]) for row in rows]
+        for i, f in enumerate(fields)
+    ]
+    defaults = [_pg_value(f, constants[f.attname]) for f in fixed]
+    defaults += [
         f.get_db_prep_save(f.get_default(), connection)
         if not isinstance(f, models.JSONField)
         else _pg_value(f, f.get_default())

@@ -16,7 +16,8 @@ On PostgreSQL the whole batch is ONE statement with data-modifying CTEs:
 4. `INSERT … SELECT` the `message.new` stream events, so `/api/v1/sync` replays them;
 
 and returns (user, conversation, message id, seq, event seq) per person. No per-row
-Python objects, no JSON encoded per row; arrays are bound server-side. It must run inside
+Python objects, no JSON encoded per row; arrays are bound server-side, the id arrays as
+one literal each (`config.bulk.int_array`). It must run inside
 the caller's `transaction.atomic()` so brands/ can write its delivery rows in the same
 commit. SQLite (the embedded shape) falls back to `deliver_bulk`.
 
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection, models, transaction
 
-from config.bulk import execute_bound
+from config.bulk import execute_bound, int_array
 
 from ..models import ChatEvent, Conversation, Message
 from .brand_delivery import BRAND_KINDS, BrandMessage, deliver_bulk
@@ -95,7 +96,7 @@ def deliver_templates(
         )
         # deliver_bulk pushes by itself; event seqs are not needed by callers here.
         return [Written(u, c, got[u][0], got[u][1], 0, t) for u, c, t in recipients]
-    convs = [c for _u, c, _t in recipients]
+    convs = int_array([c for _u, c, _t in recipients])
     # The statement's row estimates are poor (arrays, CTEs): without this PostgreSQL
     # JIT-compiles it, seconds per batch.
     execute_bound("SET LOCAL jit = off", [], fetch=False)
@@ -103,8 +104,8 @@ def deliver_templates(
         _fanout_sql(),
         [
             convs,
-            [u for u, _c, _t in recipients],
-            [t + 1 for _u, _c, t in recipients],
+            int_array([u for u, _c, _t in recipients]),
+            int_array([t + 1 for _u, _c, t in recipients]),
             [t.kind for t in templates],
             [t.text for t in templates],
             [json.dumps(p, separators=(",", ":")) for p in payloads],
