@@ -521,7 +521,7 @@ def post_entry(
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         from . import ledger_group
 
-        if ledger_group.enabled():
+        if ledger_group.enabled() and ledger_group.usable():
             # Outside a transaction, concurrent posts of this process share one statement
             # and one COMMIT (payments/ledger_group.py); the answer is this entry's own.
             entry, created = _post_grouped(

@@ -162,11 +162,20 @@ def _flush(batch: list[Request]) -> None:
         i += k
 
 
+def usable() -> bool:
+    """Outside any transaction, in autocommit: a batch run on this thread's connection
+    is then its own transaction and commits before the callers return. (A connection
+    whose autocommit was switched off would leave the batch uncommitted.)"""
+    if connection.in_atomic_block:
+        return False
+    return connection.connection is None or connection.get_autocommit()
+
+
 def post(*, kind: str, lines: dict[int, int], key: str | None, reference: str, metadata: str):
     """Post one entry through the process's group commit; returns the answered Request.
-    Must be called outside any transaction, on PostgreSQL."""
-    if connection.in_atomic_block:
-        raise RuntimeError("group commit posts outside transactions only")
+    Only where `usable()`, on PostgreSQL."""
+    if not usable():
+        raise RuntimeError("group commit posts outside transactions only, in autocommit")
     return _group.submit(
         Request(kind=kind, lines=lines, key=key, reference=reference, metadata=metadata)
     )

@@ -205,6 +205,26 @@ def test_inside_a_transaction_the_entry_commits_with_the_caller(make_user):
     assert_ledger_balanced()
 
 
+def test_with_autocommit_off_the_caller_commits_its_own_entry(make_user):
+    payer = make_user()
+    fund_wallet(payer, 100)
+    wallet = ledger.user_wallet(user_id=payer.pk, currency="USD")
+    shop = _shop()
+    group = ledger_group.group()
+    before = group.entries
+    transaction.set_autocommit(False)
+    try:
+        ledger.post_entry(kind="test.pay", postings=[(wallet, -60), (shop, 60)])
+        transaction.rollback()  # the caller's to decide, not a batch's
+    finally:
+        transaction.set_autocommit(True)
+    assert group.entries == before
+    wallet.refresh_from_db()
+    assert wallet.balance == 100
+    assert not JournalEntry.objects.filter(kind="test.pay").exists()
+    assert_ledger_balanced()
+
+
 def test_many_threads_conserve_money_and_refuse_overdrafts(make_user):
     """32 threads move money at random among 10 wallets with little in them: many posts
     are refused, none overdraws, and the books balance."""
