@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
+from config.bulk import execute_bound
+
 from .. import rediskit
 from ..models import Message
 from . import stream
@@ -61,64 +63,15 @@ class Outgoing:
     frame: dict | None = None
 
 
-MEMBERS_SQL = """
-SELECT m.conversation_id, m.user_id, m.muted,
-       c.kind = 'direct' AND EXISTS (
-           SELECT 1 FROM chat_membership o JOIN accounts_block b
-             ON (b.blocker_id = m.user_id AND b.blocked_id = o.user_id)
-             OR (b.blocker_id = o.user_id AND b.blocked_id = m.user_id)
-           WHERE o.conversation_id = m.conversation_id AND o.user_id <> m.user_id
-             AND o.left_at IS NULL
-       ) AS blocked
-FROM chat_membership m JOIN chat_conversation c ON c.id = m.conversation_id
-WHERE m.conversation_id = ANY(%s) AND m.left_at IS NULL
-"""
-
-# `locked` takes the conversation row locks in id order (its rows come out of the sort
-# one by one and are locked as they come), so two batches touching the same
-# conversations never deadlock; `bumped` then reserves the seqs under those locks
-# (READ COMMITTED re-reads the latest committed counters). Django's foreign keys are
-# DEFERRABLE INITIALLY DEFERRED, so the event rows may reference the messages inserted by
-# the sibling CTE.
-WRITE_SQL = """
-WITH input AS (
-    SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[],
-                         %s::jsonb[], %s::jsonb[], %s::int[])
-        AS t(conv, sender, client_id, kind, body, payload, mentions, ord)
-), counts AS (
-    SELECT conv, count(*)::bigint AS n FROM input GROUP BY conv
-), locked AS (
-    SELECT id FROM chat_conversation WHERE id IN (SELECT conv FROM counts)
-    ORDER BY id FOR UPDATE
-), bumped AS (
-    UPDATE chat_conversation c
-    SET last_seq = c.last_seq + k.n, last_event_seq = c.last_event_seq + k.n,
-        last_message_at = %s
-    FROM locked l JOIN counts k ON k.conv = l.id
-    WHERE c.id = l.id
-    RETURNING c.id, c.last_seq - k.n AS seq0, c.last_event_seq - k.n AS eseq0
-), msgs AS (
-    INSERT INTO chat_message (conversation_id, seq, sender_id, client_id, kind, text,
-                              payload, reply_to_seq, mentions, created_at)
-    SELECT i.conv, b.seq0 + i.ord, i.sender, i.client_id, i.kind, i.body, i.payload, NULL,
-           i.mentions, %s
-    FROM input i JOIN bumped b ON b.id = i.conv
-    ORDER BY i.conv, i.ord
-    RETURNING id, conversation_id, seq
-), evs AS (
-    INSERT INTO chat_chatevent (conversation_id, event_seq, type, message_id, data,
-                                created_at)
-    SELECT m.conversation_id, b.eseq0 + (m.seq - b.seq0), 'message.new', m.id, '{}'::jsonb,
-           %s
-    FROM msgs m JOIN bumped b ON b.id = m.conversation_id
-), reads AS (
-    UPDATE chat_membership mb SET last_read_seq = r.seq, last_delivered_seq = r.seq
-    FROM (SELECT i.conv, i.sender, max(b.seq0 + i.ord) AS seq
-          FROM input i JOIN bumped b ON b.id = i.conv GROUP BY 1, 2) r
-    WHERE mb.conversation_id = r.conv AND mb.user_id = r.sender
+# Both statements live in PL/pgSQL functions (migration 0008): prepared and planned once
+# per connection, not parsed and planned on every batch (that was more of PostgreSQL's CPU
+# than running them). chat_send_batch locks the batch's conversations in id order, so two
+# batches never deadlock, and reserves the seqs under those locks.
+MEMBERS_SQL = "SELECT * FROM chat_send_members(%s::bigint[])"
+WRITE_SQL = (
+    "SELECT * FROM chat_send_batch(%s::bigint[], %s::bigint[], %s::text[], %s::text[],"
+    " %s::text[], %s::jsonb[], %s::jsonb[], %s::int[], %s::timestamptz)"
 )
-SELECT id, conversation_id, seq FROM msgs
-"""
 
 
 def send_many(items: list[Outgoing]) -> None:
@@ -129,10 +82,12 @@ def send_many(items: list[Outgoing]) -> None:
 
     conv_ids = sorted({i.conversation_id for i in items})
     members: dict[int, list[tuple[int, bool, bool]]] = {}
-    with connection.cursor() as cur:
-        cur.execute(MEMBERS_SQL, [conv_ids])
-        for conv, user, muted, blocked in cur.fetchall():
-            members.setdefault(conv, []).append((user, muted, blocked))
+    # Through Django's error wrapper: psycopg's errors surface as django.db's, as from a
+    # Django cursor (execute_bound uses psycopg's own, server-side binding cursor).
+    with connection.wrap_database_errors:
+        rows = execute_bound(MEMBERS_SQL, [conv_ids])
+    for conv, user, muted, blocked in rows:
+        members.setdefault(conv, []).append((user, muted, blocked))
     # One Redis round trip: every sender's hit on the send limit, and the presence of
     # everyone concerned (offline pushes; whether a sender has other devices online).
     people = sorted({u for ms in members.values() for u, _m, _b in ms})
@@ -183,9 +138,8 @@ def send_many(items: list[Outgoing]) -> None:
             col.append(value)
     now = timezone.now()
     try:
-        with connection.cursor() as cur:
-            cur.execute(WRITE_SQL, [*cols, now, now, now])
-            rows = cur.fetchall()
+        with connection.wrap_database_errors:
+            rows = execute_bound(WRITE_SQL, [*cols, now])
     except DatabaseError:
         # A retried client_id (unique constraint) or a lock/serialisation failure: the
         # statement rolled back as a whole. Every item goes the one-message way, which
