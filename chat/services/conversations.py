@@ -182,20 +182,24 @@ def member_add(
 def member_remove(*, conversation_id: int, user_id: int, actor=None) -> bool:
     """Someone leaves (actor is None or themselves) or is removed. Writes member.left; the
     leaving person still gets that event, then nothing more from this conversation."""
+    active = Membership.objects.filter(
+        conversation_id=conversation_id, user_id=user_id, left_at__isnull=True
+    )
+    if not active.exists():
+        return False
     with transaction.atomic():
-        m = (
-            Membership.objects.select_for_update()
-            .filter(conversation_id=conversation_id, user_id=user_id, left_at__isnull=True)
-            .first()
-        )
-        if m is None:
+        # The conversation row first, then the membership: the order sends take them (a
+        # send locks the conversation, then moves the sender's read mark).
+        counters = stream.bump(conversation_id)
+        m = active.select_for_update().first()
+        if m is None:  # left meanwhile: nothing happened, reserve nothing
+            transaction.set_rollback(True)
             return False
         recipients = list(
             Membership.objects.filter(
                 conversation_id=conversation_id, left_at__isnull=True
             ).values_list("user_id", flat=True)
         )
-        counters = stream.bump(conversation_id)
         m.left_at = timezone.now()
         m.left_event_seq = counters.last_event_seq
         m.save(update_fields=["left_at", "left_event_seq"])

@@ -13,6 +13,8 @@ import math
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.db.models import Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.selectors import is_blocked_between
@@ -457,24 +459,32 @@ def read_mark(*, user_id: int, conversation_id: int, seq: int) -> int:
     Returns the read position (never moves backwards)."""
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise _bad("seq is a message seq.", "seq")
+    m = Membership.objects.filter(
+        conversation_id=conversation_id, user_id=user_id, left_at__isnull=True
+    ).first()
+    if m is None:
+        raise NotFound("No such conversation.", code="conversation_not_found")
+    if seq <= m.last_read_seq:
+        return m.last_read_seq  # nothing to move: no lock, no write
     with transaction.atomic():
-        m = (
-            Membership.objects.select_for_update()
-            .filter(conversation_id=conversation_id, user_id=user_id, left_at__isnull=True)
-            .first()
-        )
-        if m is None:
-            raise NotFound("No such conversation.", code="conversation_not_found")
-        if seq <= m.last_read_seq:
-            return m.last_read_seq
+        # The conversation row first, then the membership: the order every send takes them
+        # (a send locks the conversation, then moves the sender's read mark), so a read
+        # receipt and a send from the same person's other device cannot deadlock.
         counters = stream.bump(conversation_id)
         seq = min(seq, counters.last_seq)
-        if seq <= m.last_read_seq:
+        moved = Membership.objects.filter(
+            pk=m.pk, left_at__isnull=True, last_read_seq__lt=seq
+        ).update(last_read_seq=seq, last_delivered_seq=Greatest("last_delivered_seq", Value(seq)))
+        if not moved:  # left, or another device read as far meanwhile: reserve nothing
             transaction.set_rollback(True)
-            return m.last_read_seq
-        Membership.objects.filter(pk=m.pk).update(
-            last_read_seq=seq, last_delivered_seq=max(seq, m.last_delivered_seq)
-        )
+            current = (
+                Membership.objects.filter(pk=m.pk, left_at__isnull=True)
+                .values_list("last_read_seq", flat=True)
+                .first()
+            )
+            if current is None:
+                raise NotFound("No such conversation.", code="conversation_not_found")
+            return current
         data = {"user_id": user_id, "seq": seq}
         (event,) = stream.append(conversation_id, counters, [("receipt.read", data, None)])
         stream.publish(_active_member_ids(conversation_id), stream.render_event(event))
