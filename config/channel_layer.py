@@ -31,6 +31,8 @@ import msgpack
 from channels.layers import BaseChannelLayer
 from redis import asyncio as aioredis
 
+from config.redis_publish import RawPublisher, pack_publish
+
 log = logging.getLogger(__name__)
 
 
@@ -44,13 +46,18 @@ class _LoopState:
     def __init__(self, layer: RedisPubSubLayer):
         self.layer = layer
         self.redis = aioredis.Redis.from_url(layer.url)
+        # Publishes go out as raw RESP on a connection of their own (config.redis_publish:
+        # a fifth of redis-py's CPU per batch); redis-py's pipeline for TLS/unix URLs.
+        self.publisher = RawPublisher.for_url(layer.url)
         self.sub_client = aioredis.Redis.from_url(layer.url)
         self.pubsub = self.sub_client.pubsub()
         self.process_channel = f"{layer.prefix}p.{uuid.uuid4().hex}"
         self.channels: dict[str, asyncio.Queue] = {}
         # Redis channel of a group -> local channel names in it.
         self.groups: dict[str, set[str]] = {}
-        self.outbox: list[tuple[str, bytes, asyncio.Future | None]] = []
+        # Publishes queued in this loop pass: (channel, data) lists, each with the future
+        # of the caller that queued it.
+        self.outbox: list[tuple[list[tuple[str, bytes]], asyncio.Future]] = []
         self.flush_scheduled = False
         self.reader: asyncio.Task | None = None
         self.started = asyncio.Lock()
@@ -64,12 +71,12 @@ class _LoopState:
                 self.reader = asyncio.get_running_loop().create_task(self._read())
 
     # --- publishing -------------------------------------------------------------------
-    def publish(self, channel: str, data: bytes) -> asyncio.Future:
-        """Queue a PUBLISH for this loop pass's pipeline; the future gets the number of
-        processes that received it."""
+    def publish_many(self, items: list[tuple[str, bytes]]) -> asyncio.Future:
+        """Queue PUBLISHes for this loop pass's pipeline; the future gets, per item, the
+        number of processes that received it."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self.outbox.append((channel, data, future))
+        self.outbox.append((items, future))
         if not self.flush_scheduled:
             self.flush_scheduled = True
             loop.call_soon(self._flush)
@@ -82,21 +89,29 @@ class _LoopState:
             asyncio.get_running_loop().create_task(self._execute(batch))
 
     async def _execute(self, batch) -> None:
+        items = [item for part, _f in batch for item in part]
         try:
-            pipe = self.redis.pipeline(transaction=False)
-            for channel, data, _f in batch:
-                pipe.publish(channel, data)
-            counts = await pipe.execute()
+            if self.publisher is not None:
+                counts = await self.publisher.publish_many(
+                    [pack_publish(channel, data) for channel, data in items]
+                )
+            else:
+                pipe = self.redis.pipeline(transaction=False)
+                for channel, data in items:
+                    pipe.publish(channel, data)
+                counts = await pipe.execute()
         except BaseException as e:
-            for _c, _d, future in batch:
+            for _p, future in batch:
                 if not future.done():
                     future.set_exception(e if isinstance(e, Exception) else ConnectionError())
             if not isinstance(e, Exception):
                 raise
             return
-        for (_c, _d, future), count in zip(batch, counts, strict=True):
+        at = 0
+        for part, future in batch:
             if not future.done():
-                future.set_result(count)
+                future.set_result(counts[at : at + len(part)])
+            at += len(part)
 
     # --- receiving --------------------------------------------------------------------
     async def _read(self) -> None:
@@ -136,6 +151,8 @@ class _LoopState:
         if self.reader is not None:
             self.reader.cancel()
             self.reader = None
+        if self.publisher is not None:
+            await self.publisher.close()
         for client in (self.pubsub, self.sub_client, self.redis):
             try:
                 await client.aclose()
@@ -193,7 +210,7 @@ class RedisPubSubLayer(BaseChannelLayer):
     async def send(self, channel: str, message: dict) -> None:
         assert "!" in channel, "only process-local channels (from new_channel) exist here"
         process = channel.split("!", 1)[0]
-        await self._state().publish(process, msgpack.packb([channel, message]))
+        await self._state().publish_many([(process, msgpack.packb([channel, message]))])
 
     async def receive(self, channel: str) -> dict:
         state = self._state()
@@ -236,17 +253,19 @@ class RedisPubSubLayer(BaseChannelLayer):
             await state.pubsub.unsubscribe(name)
 
     async def group_send(self, group: str, message: dict) -> None:
-        await self._state().publish(self._group_channel(group), msgpack.packb(message))
+        await self._state().publish_many([(self._group_channel(group), msgpack.packb(message))])
 
     async def group_send_many(self, sends: list[tuple[str, dict]]) -> list[int]:
         """Publish several (group, message) in one pipeline; returns, per send, how many
         processes had a socket in that group."""
-        state = self._state()
-        futures = [
-            state.publish(self._group_channel(group), msgpack.packb(message))
-            for group, message in sends
-        ]
-        return list(await asyncio.gather(*futures))
+        packed: dict[int, bytes] = {}  # a message sent to many groups is packed once
+        items = []
+        for group, message in sends:
+            data = packed.get(id(message))
+            if data is None:
+                data = packed[id(message)] = msgpack.packb(message)
+            items.append((self._group_channel(group), data))
+        return await self._state().publish_many(items)
 
     async def flush(self) -> None:
         state = self._states.pop(asyncio.get_running_loop(), None)
