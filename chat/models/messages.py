@@ -23,7 +23,11 @@ class Message(models.Model):
         OFFER = "offer"
         SYSTEM = "system"
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique (conversation, seq) serves every lookup by
+    # conversation, and each index is one more insert per message sent.
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     seq = models.BigIntegerField()
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
