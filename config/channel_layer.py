@@ -31,7 +31,7 @@ import msgpack
 from channels.layers import BaseChannelLayer
 from redis import asyncio as aioredis
 
-from config.redis_publish import RawPublisher, pack_publish
+from config.redis_raw import RawPublisher, RawSubscriber, pack_publish
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,11 @@ class _LoopState:
     def __init__(self, layer: RedisPubSubLayer):
         self.layer = layer
         self.redis = aioredis.Redis.from_url(layer.url)
-        # Publishes go out as raw RESP on a connection of their own (config.redis_publish:
-        # a fifth of redis-py's CPU per batch); redis-py's pipeline for TLS/unix URLs.
+        # Publishes and subscriptions go over raw RESP connections of their own
+        # (config.redis_raw: a fraction of redis-py's CPU per message); redis-py for
+        # TLS/unix URLs.
         self.publisher = RawPublisher.for_url(layer.url)
+        self.subscriber = RawSubscriber.for_url(layer.url, self._dispatch)
         self.sub_client = aioredis.Redis.from_url(layer.url)
         self.pubsub = self.sub_client.pubsub()
         self.process_channel = f"{layer.prefix}p.{uuid.uuid4().hex}"
@@ -63,12 +65,29 @@ class _LoopState:
         self.started = asyncio.Lock()
 
     async def start(self) -> None:
+        if self.subscriber is not None:
+            if self.process_channel not in self.subscriber.wanted:
+                await self.subscriber.subscribe(self.process_channel)
+            return
         if self.reader is not None:
             return
         async with self.started:
             if self.reader is None:
                 await self.pubsub.subscribe(self.process_channel)
                 self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def subscribe(self, name: str) -> None:
+        await self.start()
+        if self.subscriber is not None:
+            await self.subscriber.subscribe(name)
+        else:
+            await self.pubsub.subscribe(name)
+
+    async def unsubscribe(self, name: str) -> None:
+        if self.subscriber is not None:
+            await self.subscriber.unsubscribe(name)
+        else:
+            await self.pubsub.unsubscribe(name)
 
     # --- publishing -------------------------------------------------------------------
     def publish_many(self, items: list[tuple[str, bytes]]) -> asyncio.Future:
@@ -153,6 +172,8 @@ class _LoopState:
             self.reader = None
         if self.publisher is not None:
             await self.publisher.close()
+        if self.subscriber is not None:
+            await self.subscriber.close()
         for client in (self.pubsub, self.sub_client, self.redis):
             try:
                 await client.aclose()
@@ -236,8 +257,7 @@ class RedisPubSubLayer(BaseChannelLayer):
         if members is None:
             members = state.groups[name] = set()
             members.add(channel)
-            await state.start()
-            await state.pubsub.subscribe(name)
+            await state.subscribe(name)
         else:
             members.add(channel)
 
@@ -250,7 +270,7 @@ class RedisPubSubLayer(BaseChannelLayer):
         members.discard(channel)
         if not members:
             del state.groups[name]
-            await state.pubsub.unsubscribe(name)
+            await state.unsubscribe(name)
 
     async def group_send(self, group: str, message: dict) -> None:
         await self._state().publish_many([(self._group_channel(group), msgpack.packb(message))])
