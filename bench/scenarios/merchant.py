@@ -22,6 +22,7 @@ import secrets
 import subprocess
 import sys
 import time
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bench.stats import cpu_by_pid, cpu_used, pct, pg_backend_pids, table
@@ -124,13 +125,12 @@ async def _sell_and_pay(urls, seed, *, concurrency: int, duration: float, stamp:
     merchants, buyers = seed["merchants"], seed["buyers"]
     pays: dict[int, float] = {}  # order_id -> when the pay request was sent
     pair_latency: list[float] = []
-    errors = 0
+    errors: Counter[str] = Counter()  # what went wrong, e.g. "create 429", "ConnectionReset…"
     counter = itertools.count()
     deadline = time.perf_counter() + duration
     path = "/api/merchant/v1/orders"
 
     async def machine(i: int):
-        nonlocal errors
         m = merchants[i % len(merchants)]
         conns = [_Conn(u) for u in urls]
         try:
@@ -153,23 +153,23 @@ async def _sell_and_pay(urls, seed, *, concurrency: int, duration: float, stamp:
                     },
                 )
                 if status != 201:
-                    errors += 1
+                    errors[f"create {status}: {answer[:120]!r}"] += 1
                     continue
                 order = json.loads(answer)
                 token = order["qr_payload"].rsplit("/", 1)[1]
                 sent = time.time()
-                status, _ = await conn.post(
+                status, answer = await conn.post(
                     f"/api/v1/checkout/{token}/pay",
                     b"{}",
                     {"Authorization": f"Bearer {buyers[k % len(buyers)]}"},
                 )
                 if status != 200:
-                    errors += 1
+                    errors[f"pay {status}: {answer[:120]!r}"] += 1
                     continue
                 pays[order["order_id"]] = sent
                 pair_latency.append(time.perf_counter() - t0)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            errors += 1
+        except (OSError, asyncio.IncompleteReadError, ValueError) as e:
+            errors[f"{type(e).__name__}: {e}"[:160]] += 1  # this machine stops
         finally:
             for c in conns:
                 c.close()
@@ -310,7 +310,7 @@ def run(quick: bool) -> str:
             paid / res["elapsed"],
             pct(res["pairs"], 50) * 1000,
             pct(res["pairs"], 99) * 1000,
-            res["errors"],
+            sum(res["errors"].values()),
         ],
     ]
     out = [
@@ -337,6 +337,11 @@ def run(quick: bool) -> str:
                 ["pay sent → webhook received p99 ms", pct(lat, 99) * 1000],
                 ["pay sent → webhook received max ms", max(lat) * 1000 if lat else float("nan")],
             ],
+        ),
+        *(
+            ["", "Errors: " + "; ".join(f"{n} × {what}" for what, n in res["errors"].items())]
+            if res["errors"]
+            else []
         ),
         "",
         table(["CPU per paid order (from /proc)", "ms"], cpu_rows),
