@@ -46,6 +46,7 @@ from django.utils import timezone
 
 from config.errors import Conflict, DomainError
 
+from . import sql_rows
 from .models import Account, AccountKind, Hold, HoldStatus, JournalEntry, Posting
 from .models.ledger import NEGATIVE_ALLOWED_KINDS
 
@@ -124,20 +125,22 @@ def _get_or_create_account(
         lookup["owner_id"] = owner_id
     else:
         lookup.update(owner_id=None, owner_ref=owner_ref)
-    # raw(): every payment looks its accounts up, and the ORM's query building cost more
-    # than the round trip (docs/LEDGER.md, "Transfers"). Unique per lookup (constraints).
+    # Plain SQL and sql_rows: every payment looks its accounts up, and the ORM's query
+    # building cost more than the round trip, raw()'s model building 0.45 ms of CPU per
+    # look-up against 0.19 ms (docs/LEDGER.md, "Transfers"). Unique per lookup (constraints).
     if owner_id is not None:
         where, params = "owner_id = %s", [owner_id]
     else:
         where, params = "owner_id IS NULL AND owner_ref = %s", [owner_ref]
-    found = list(
-        Account.objects.raw(
-            f"SELECT * FROM payments_account WHERE kind = %s AND currency = %s AND {where}",  # noqa: S608
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT {sql_rows.columns(Account, 'a')} FROM payments_account a "  # noqa: S608
+            f"WHERE kind = %s AND currency = %s AND {where}",
             [str(kind), currency, *params],
         )
-    )
-    if found:
-        return found[0]
+        row = cur.fetchone()
+    if row is not None:
+        return sql_rows.from_row(Account, row)
     try:
         with transaction.atomic():
             return Account.objects.create(allow_negative=kind in NEGATIVE_ALLOWED_KINDS, **lookup)
