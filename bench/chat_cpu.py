@@ -46,6 +46,21 @@ def _pg_pids(url: str, dbname: str) -> list[int]:
     return [r[0] for r in rows]
 
 
+def _batch_size(url: str, dbname: str) -> float:
+    """Messages per stored batch over the measured window: a batch stamps all its messages
+    with one created_at. Per-message CPU falls as batches grow (fixed costs per batch), and
+    batches grow with load, so compare runs at similar batch sizes."""
+    import psycopg
+
+    db_url = url.rsplit("/", 1)[0] + "/" + dbname
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        n, batches = conn.execute(
+            "SELECT count(*), count(DISTINCT created_at) FROM chat_message"
+            " WHERE client_id LIKE 'm-%%'"
+        ).fetchone()
+    return n / batches if batches else float("nan")
+
+
 def _redis_info(url: str) -> tuple[float, dict[str, int]]:
     import redis
 
@@ -153,6 +168,7 @@ def main() -> int:
         )
         for s in spies:
             s.wait(timeout=60)
+        batch = _batch_size(pg_url, dbname)
     finally:
         servers.stop()
     n = int(args.rate * args.seconds)
@@ -171,6 +187,7 @@ def main() -> int:
         f"delivered {res['delivered'] * 100:.1f}%  p50 {res['p50_ms']:.1f} ms  "
         f"p99 {res['p99_ms']:.1f} ms  load {os.getloadavg()[0]:.2f}"
     )
+    print(f"messages per stored batch: {batch:.1f}")
     print("CPU ms per message:")
     print(f"  server A (senders)   {ms(srv[0])}")
     print(f"  server B (receivers) {ms(srv[1])}")
