@@ -148,6 +148,15 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # one PostgreSQL and one Redis: its own test database and its own key/channel prefixes.
 _TEST_NS = env.str("PLAZA_TEST_NS", default="") + env.str("PYTEST_XDIST_WORKER", default="")
 _PREFIX = "plaza" + (f"-{_TEST_NS}" if _TEST_NS else "")
+
+
+def _redis_db_suffix(url: str) -> str:
+    from urllib.parse import urlparse
+
+    db = (urlparse(url).path or "/").strip("/") or "0"
+    return "" if db == "0" else f"-db{db}"
+
+
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -165,7 +174,9 @@ if REDIS_URL:
             "BACKEND": "config.channel_layer.RedisPubSubLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
-                "prefix": env.str("CHANNEL_PREFIX", default=_PREFIX),
+                # Pub/sub ignores Redis's database number: two deployments on one Redis
+                # (db 0 and db 1, say) would hear each other's groups under one prefix.
+                "prefix": env.str("CHANNEL_PREFIX", default=_PREFIX + _redis_db_suffix(REDIS_URL)),
             },
         }
     }
