@@ -19,7 +19,7 @@ from config.errors import DomainError, InvalidInput, NotFound
 from config.realtime import push_many_to_users
 
 from ..models import Conversation, Membership
-from . import stream
+from . import red_packet_cards, stream
 
 User = get_user_model()
 
@@ -200,6 +200,11 @@ def member_remove(*, conversation_id: int, user_id: int, actor=None) -> bool:
                 conversation_id=conversation_id, left_at__isnull=True
             ).values_list("user_id", flat=True)
         )
+        # Red packet cards list the members at the send; the mark sends this person's
+        # late claims to the database. Written before the commit too, so a card can
+        # never list them unmarked after it (red_packet_cards).
+        red_packet_cards.mark_left(user_id)
+        transaction.on_commit(lambda: red_packet_cards.mark_left(user_id))
         m.left_at = timezone.now()
         m.left_event_seq = counters.last_event_seq
         m.save(update_fields=["left_at", "left_event_seq"])

@@ -8,6 +8,8 @@ chat.
 
 from __future__ import annotations
 
+import contextlib
+
 from django.db import transaction
 
 from accounts.selectors import public_profile, user_get
@@ -20,6 +22,7 @@ from payments.services import red_packets as rp
 from payments.services.events import on_transfer_change
 
 from ..models import Conversation, Membership, Message
+from . import red_packet_cards as cards
 from .messages import message_send, message_update_payload
 
 CONTEXT_PREFIX = "conversation:"
@@ -73,6 +76,11 @@ def red_packet_send(
     if membership is None:
         raise NotFound("No such conversation.", code="conversation_not_found")
     conv = membership.conversation
+    member_ids = list(
+        Membership.objects.filter(conversation=conv, left_at__isnull=True).values_list(
+            "user_id", flat=True
+        )
+    )
     if conv.kind == Conversation.Kind.DIRECT:
         if count != 1:
             raise DomainError(
@@ -81,7 +89,7 @@ def red_packet_send(
                 fields={"count": ["Must be 1 in a direct chat."]},
             )
     elif conv.kind == Conversation.Kind.GROUP:
-        size = Membership.objects.filter(conversation=conv, left_at__isnull=True).count()
+        size = len(member_ids)
         if count > size:
             raise DomainError(
                 f"This group has {size} members; a packet can have at most that many shares.",
@@ -110,6 +118,15 @@ def red_packet_send(
             text=greeting[:100],
             payload=red_packet_payload(packet),
         )
+        transaction.on_commit(
+            lambda: cards.card_write(
+                packet_id=packet.pk,
+                conversation_id=conv.pk,
+                kind=conv.kind,
+                sender_id=sender.pk,
+                member_ids=member_ids,
+            )
+        )
     return packet, message
 
 
@@ -131,13 +148,48 @@ def _packet_for_member(user, packet_id: int) -> tuple[RedPacket, Conversation]:
     return packet, membership.conversation
 
 
+def _not_for_you(kind: str, sender_id: int, user_id: int) -> None:
+    if kind == Conversation.Kind.DIRECT and sender_id == user_id:
+        raise DomainError("This red packet is for the other person.", code="not_for_you")
+
+
 def red_packet_grab(*, user, packet_id: int):
     """A member claims a share. In a direct chat the sender cannot claim their own
-    packet; in a group they may, like everyone else."""
-    packet, conv = _packet_for_member(user, packet_id)
-    if conv.kind == Conversation.Kind.DIRECT and packet.sender_id == user.pk:
-        raise DomainError("This red packet is for the other person.", code="not_for_you")
-    share = rp.red_packet_claim(packet_id=packet_id, user_id=user.pk, packet=packet)
+    packet; in a group they may, like everyone else.
+
+    Late claims on a finished packet are answered from the cache when it can speak for
+    the claimer (red_packet_cards). Every other claim checks membership in the database
+    (one statement, with the conversation from the card), and the statement that takes a
+    share reads the packet: nothing else does."""
+    card, done, left = cards.late_records(
+        packet_id=packet_id, user_id=user.pk, done_key=rp.red_packet_done_key(packet_id)
+    )
+    if done is not None and cards.card_lists(card, user.pk, left):
+        _not_for_you(card["k"], card["s"], user.pk)
+        raise rp.red_packet_done_answer(done, user.pk)  # no database at all
+    share = None
+    if card is not None and cards.is_member(conversation_id=card["c"], user_id=user.pk):
+        _not_for_you(card["k"], card["s"], user.pk)
+        if done is not None:
+            raise rp.red_packet_done_answer(done, user.pk)
+        # A stale card (the packet is not in its conversation): the database decides below.
+        with contextlib.suppress(rp.RedPacketNotInContext):
+            share = rp.red_packet_claim(
+                packet_id=packet_id,
+                user_id=user.pk,
+                context_ref=_context_ref(card["c"]),
+                check_done=False,
+            )
+    if share is None:
+        packet, conv = _packet_for_member(user, packet_id)
+        _not_for_you(conv.kind, packet.sender_id, user.pk)
+        if done is not None:
+            raise rp.red_packet_done_answer(done, user.pk)
+        share = rp.red_packet_claim(
+            packet_id=packet_id, user_id=user.pk, packet=packet, check_done=False
+        )
+    packet = share.packet
+    conversation_id = _conversation_id(packet)
     if packet.sender_id != user.pk:
         # Live progress for the sender, not recorded for /sync (durable=False): in a rush
         # every claim would otherwise queue on the sender's one stream row. What an
@@ -149,7 +201,7 @@ def red_packet_grab(*, user, packet_id: int):
             {
                 "type": "red_packet.claimed",
                 "red_packet_id": packet.pk,
-                "conversation_id": conv.pk,
+                "conversation_id": conversation_id,
                 "by": public_profile(user),
                 "amount": share.amount,
             },

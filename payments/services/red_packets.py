@@ -215,7 +215,15 @@ def _recorded_done(packet_id: int) -> dict | None:
         return None
 
 
-def _answer_done(done: dict, user_id: int) -> Conflict:
+def red_packet_done_key(packet_id: int) -> str:
+    """The cache key of a finished packet's record, for a caller that fetches it together
+    with its own keys in one round trip (chat does); answer with `red_packet_done_answer`."""
+    return _done_key(packet_id)
+
+
+def red_packet_done_answer(done: dict, user_id: int) -> Conflict:
+    """What a claim on a finished packet answers, from its record: `already_claimed` with
+    the amount, or `red_packet_empty` / `red_packet_expired`."""
     amount = done["claims"].get(str(user_id))
     if amount is not None:
         return AlreadyClaimed(amount=amount)
@@ -230,15 +238,35 @@ def _mine(packet_id: int, user_id: int) -> int | None:
     )
 
 
-# One round trip takes a free share for the claimer, or says why not: `mine` when they
-# already have one, nothing at all when every share is taken or being taken. Concurrent
-# claimers each lock a different share (SKIP LOCKED) instead of queueing on one row.
+class RedPacketNotInContext(NotFound):
+    """The packet is not where the caller believed it was (a stale card in the cache)."""
+
+    code = "red_packet_not_found"
+    message = "No such red packet."
+
+
+# One round trip takes a free share for the claimer, or says why not. It reads the packet
+# itself (status, expiry, context, escrow), so the caller need not: a share is taken only
+# from an open, unexpired packet in the expected context. The claimer's own share, if
+# they have one, comes back as `mine`; neither a share nor `mine` means every share is
+# taken or being taken. Concurrent claimers each lock a different share (SKIP LOCKED)
+# instead of queueing on one row. Expiry locks the free shares before it marks the packet,
+# so a claim either holds its share first (expiry waits for it) or finds none to take.
 _PG_TAKE_SHARE = """
-WITH mine AS (
+WITH pk AS (
+    SELECT status, context_ref, expires_at, escrow_account_id, currency
+      FROM payments_redpacket WHERE id = %(p)s
+), mine AS (
     SELECT amount FROM payments_redpacketshare WHERE packet_id = %(p)s AND claimer_id = %(u)s
 ), pick AS (
     SELECT id FROM payments_redpacketshare
-     WHERE packet_id = %(p)s AND claimer_id IS NULL AND NOT EXISTS (SELECT 1 FROM mine)
+     WHERE packet_id = %(p)s AND claimer_id IS NULL
+       AND NOT EXISTS (SELECT 1 FROM mine)
+       AND EXISTS (
+           SELECT 1 FROM pk
+            WHERE status = %(open)s AND expires_at > %(now)s
+              AND (%(ctx)s::text IS NULL OR context_ref = %(ctx)s::text)
+       )
      ORDER BY position LIMIT 1
        FOR UPDATE SKIP LOCKED
 ), took AS (
@@ -246,59 +274,88 @@ WITH mine AS (
       FROM pick WHERE s.id = pick.id
     RETURNING s.id, s.position, s.amount
 )
-SELECT true, id, position, amount FROM took
-UNION ALL
-SELECT false, NULL, NULL, amount FROM mine
+SELECT pk.status, (%(ctx)s::text IS NULL OR pk.context_ref = %(ctx)s::text), pk.expires_at,
+       pk.escrow_account_id, pk.currency, (SELECT amount FROM mine),
+       took.id, took.position, took.amount
+  FROM pk LEFT JOIN took ON true
 """
 
 # After the entry: link the share to it and count the claim on the packet, marking it
-# empty with the last share - one statement, in the hot part of the transaction.
-_PG_COUNT_CLAIM = """
+# empty with the last share - one statement, in the hot part of the transaction. It
+# returns the whole packet row, so a claim never reads the packet on its own.
+_PACKET_COLUMNS = ", ".join(f.column for f in RedPacket._meta.concrete_fields)
+_PACKET_ATTNAMES = [f.attname for f in RedPacket._meta.concrete_fields]
+
+_COUNT_CLAIM = f"""
+UPDATE payments_redpacket
+   SET claimed_count = claimed_count + 1,
+       claimed_amount = claimed_amount + %(a)s,
+       status = CASE WHEN claimed_count + 1 = count THEN %(empty)s ELSE status END,
+       finished_at = CASE WHEN claimed_count + 1 = count THEN %(now)s ELSE finished_at END
+ WHERE id = %(p)s
+RETURNING {_PACKET_COLUMNS}
+"""  # noqa: S608  (column names come from the model)
+
+_PG_COUNT_CLAIM = f"""
 WITH s AS (UPDATE payments_redpacketshare SET entry_id = %(e)s WHERE id = %(s)s)
-UPDATE payments_redpacket
-   SET claimed_count = claimed_count + 1,
-       claimed_amount = claimed_amount + %(a)s,
-       status = CASE WHEN claimed_count + 1 = count THEN %(empty)s ELSE status END,
-       finished_at = CASE WHEN claimed_count + 1 = count THEN %(now)s ELSE finished_at END
- WHERE id = %(p)s
-RETURNING claimed_count, claimed_amount, status, finished_at
-"""
-
-_COUNT_CLAIM = """
-UPDATE payments_redpacket
-   SET claimed_count = claimed_count + 1,
-       claimed_amount = claimed_amount + %(a)s,
-       status = CASE WHEN claimed_count + 1 = count THEN %(empty)s ELSE status END,
-       finished_at = CASE WHEN claimed_count + 1 = count THEN %(now)s ELSE finished_at END
- WHERE id = %(p)s
-RETURNING claimed_count, claimed_amount, status, finished_at
-"""
+{_COUNT_CLAIM}"""  # noqa: S608
 
 
-def _take_share(packet_id: int, user_id: int, now) -> RedPacketShare:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute(_PG_TAKE_SHARE, {"p": packet_id, "u": user_id, "now": now})
-            rows = cur.fetchall()
-        took = next((r for r in rows if r[0]), None)
-        if took is None:
-            if rows:  # they already have a share
-                raise AlreadyClaimed(amount=rows[0][3])
-            raise RedPacketEmpty()
-        return RedPacketShare(
-            id=took[1],
-            packet_id=packet_id,
-            position=took[2],
-            amount=took[3],
-            claimer_id=user_id,
-            claimed_at=now,
-        )
+def _refused(status: str, expired: bool) -> Conflict:
+    """Why a claimer with no share gets none. A packet that is over says so (`over`): its
+    record is missing from the cache (evicted, or its writer failed), so the claim leaves
+    it again for the claims after."""
+    if status == RedPacketStatus.EMPTY:
+        answer: Conflict = RedPacketEmpty()
+    elif status == RedPacketStatus.EXPIRED or expired:
+        answer = RedPacketExpired()
+    else:
+        return RedPacketEmpty()  # open, but every share is taken or being taken
+    answer.over = status if status != RedPacketStatus.OPEN else None  # type: ignore[attr-defined]
+    return answer
+
+
+def _take_share_pg(packet_id: int, user_id: int, context_ref: str | None, now):
+    """(share, escrow account id, currency), or the answer raised."""
+    params = {
+        "p": packet_id,
+        "u": user_id,
+        "now": now,
+        "ctx": context_ref,
+        "open": RedPacketStatus.OPEN,
+    }
+    with connection.cursor() as cur:
+        cur.execute(_PG_TAKE_SHARE, params)
+        row = cur.fetchone()
+    if row is None:
+        raise NotFound("No such red packet.", code="red_packet_not_found")
+    status, in_context, expires_at, escrow_id, currency, mine, sid, position, amount = row
+    if not in_context:
+        raise RedPacketNotInContext()
+    if sid is None:
+        if mine is not None:
+            raise AlreadyClaimed(amount=mine)
+        raise _refused(status, expires_at <= now)
+    share = RedPacketShare(
+        id=sid,
+        packet_id=packet_id,
+        position=position,
+        amount=amount,
+        claimer_id=user_id,
+        claimed_at=now,
+    )
+    return share, escrow_id, currency
+
+
+def _take_share_steps(packet: RedPacket, user_id: int, now) -> RedPacketShare:
     # Elsewhere (SQLite: one writer at a time, so no row locks to skip) the same in steps.
-    amount = _mine(packet_id, user_id)
+    amount = _mine(packet.pk, user_id)
     if amount is not None:
         raise AlreadyClaimed(amount=amount)
+    if packet.status != RedPacketStatus.OPEN or packet.expires_at <= now:
+        raise _refused(packet.status, packet.expires_at <= now)
     share = (
-        RedPacketShare.objects.filter(packet_id=packet_id, claimer__isnull=True)
+        RedPacketShare.objects.filter(packet_id=packet.pk, claimer__isnull=True)
         .order_by("position")
         .first()
     )
@@ -309,9 +366,9 @@ def _take_share(packet_id: int, user_id: int, now) -> RedPacketShare:
     return share
 
 
-def _count_claim(packet: RedPacket, share: RedPacketShare, now) -> None:
+def _count_claim(share: RedPacketShare, now) -> RedPacket:
     params = {
-        "p": packet.pk,
+        "p": share.packet_id,
         "s": share.pk,
         "e": share.entry_id,
         "a": share.amount,
@@ -325,48 +382,61 @@ def _count_claim(packet: RedPacket, share: RedPacketShare, now) -> None:
             RedPacketShare.objects.filter(pk=share.pk).update(entry_id=share.entry_id)
             cur.execute(_COUNT_CLAIM, params)
         row = cur.fetchone()
-    packet.claimed_count, packet.claimed_amount, packet.status = row[0], row[1], row[2]
-    packet.finished_at = now if packet.status == RedPacketStatus.EMPTY else None
+    return RedPacket.from_db(connection.alias, _PACKET_ATTNAMES, row)
 
 
 def red_packet_claim(
-    *, packet_id: int, user_id: int, packet: RedPacket | None = None
+    *,
+    packet_id: int,
+    user_id: int,
+    packet: RedPacket | None = None,
+    context_ref: str | None = None,
+    check_done: bool = True,
 ) -> RedPacketShare:
     """Give `user_id` one free share. 409 `red_packet_empty` when none is left,
     `already_claimed` (with the amount) for a second try, `red_packet_expired` after 24 h.
-    `packet` may be passed when the caller already read it (chat does, to check the
-    claimer is in the conversation). The returned share carries its packet, updated."""
-    if packet is None or packet.pk != packet_id:
-        packet = RedPacket.objects.filter(pk=packet_id).first()
-    if packet is None:
-        raise NotFound("No such red packet.", code="red_packet_not_found")
-    done = _recorded_done(packet_id)
-    if done is not None:
-        raise _answer_done(done, user_id)
+
+    The caller has checked who may claim (chat: a member of the packet's conversation).
+    `context_ref`, when given, is where the caller believes the packet is, and a share is
+    taken only if it is there (`RedPacketNotInContext` otherwise). `packet` may be passed
+    when the caller already read it; on PostgreSQL the claim needs neither, it reads what
+    it needs in the statement that takes the share. `check_done=False` when the caller has
+    just looked for the finished packet's record itself. The returned share carries its
+    packet as the claim left it."""
+    if check_done:
+        done = _recorded_done(packet_id)
+        if done is not None:
+            raise red_packet_done_answer(done, user_id)
+    if packet is not None and packet.pk == packet_id and context_ref is None:
+        context_ref = packet.context_ref
     now = timezone.now()
-    if packet.status != RedPacketStatus.OPEN or packet.expires_at <= now:
-        amount = _mine(packet_id, user_id)
-        if amount is not None:
-            raise AlreadyClaimed(amount=amount)
-        if packet.status == RedPacketStatus.EMPTY:
-            transaction.on_commit(lambda: _remember_done(packet_id, RedPacketStatus.EMPTY))
-            raise RedPacketEmpty()
-        raise RedPacketExpired()
+    pg = connection.vendor == "postgresql"
+    if not pg:
+        if packet is None or packet.pk != packet_id:
+            packet = RedPacket.objects.filter(pk=packet_id).first()
+        if packet is None:
+            raise NotFound("No such red packet.", code="red_packet_not_found")
+        if context_ref is not None and packet.context_ref != context_ref:
+            raise RedPacketNotInContext()
     try:
         with transaction.atomic():
-            share = _take_share(packet_id, user_id, now)
+            if pg:
+                share, escrow_id, currency = _take_share_pg(packet_id, user_id, context_ref, now)
+            else:
+                share = _take_share_steps(packet, user_id, now)
+                escrow_id, currency = packet.escrow_account_id, packet.currency
             # Only a claimer with a share gets a wallet made (not the crowd that came too
             # late); the share row is ours alone, so this does not delay anyone.
-            wallet = ledger.user_wallet(user_id=user_id, currency=packet.currency)
+            wallet = ledger.user_wallet(user_id=user_id, currency=currency)
             # Lock order everywhere: shares, then the escrow account (in post_entry), then
             # the packet row.
             share.entry = ledger.post_entry(
                 kind="red_packet.claim",
-                postings=[(packet.escrow_account_id, -share.amount), (wallet, share.amount)],
+                postings=[(escrow_id, -share.amount), (wallet, share.amount)],
                 idempotency_key=f"red_packet:{packet_id}:share:{share.position}",
                 reference=f"red_packet:{packet_id}",
             )
-            _count_claim(packet, share, now)
+            packet = _count_claim(share, now)
             if packet.status == RedPacketStatus.EMPTY:
                 _changed(packet, "empty")
                 transaction.on_commit(lambda: _remember_done(packet_id, RedPacketStatus.EMPTY))
@@ -375,8 +445,13 @@ def red_packet_claim(
     except IntegrityError:
         # The unique (packet, claimer) constraint: the same person raced themselves.
         raise AlreadyClaimed(amount=_mine(packet_id, user_id))
+    except (RedPacketEmpty, RedPacketExpired) as refused:
+        over = getattr(refused, "over", None)
+        if over:
+            transaction.on_commit(lambda: _remember_done(packet_id, over))
+        raise
     # After commit (the balance read must not lengthen the locked part).
-    wallet_changed(user_ids=[user_id], currency=packet.currency)
+    wallet_changed(user_ids=[user_id], currency=currency)
     share.packet = packet
     return share
 

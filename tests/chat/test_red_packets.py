@@ -355,8 +355,86 @@ def test_a_claim_is_a_fixed_handful_of_statements(sender, make_user):
     with CaptureQueriesContext(connection) as queries:
         red_packet_grab(user=people[0], packet_id=packet.pk)
     sql = [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
-    # packet, membership; take a share; wallet; post_entry (key check, row locks, entry);
-    # share + packet counters in one UPDATE; the balances for wallet.updated. (Was 24.)
-    assert len(sql) <= 11, "\n".join(sql)
+    # membership; take a share (it reads the packet); wallet; post_entry (key check, row
+    # locks, entry); share + packet counters in one UPDATE; the balances for
+    # wallet.updated and its record in the sync stream. (Was 24, then 11.)
+    assert len(sql) <= 9, "\n".join(sql)
     assert sum("claimed_count = claimed_count + 1" in s for s in sql) == 1
+    assert not any(
+        s.lstrip().upper().startswith("SELECT") and 'payments_redpacket"' in s for s in sql
+    ), "the packet is read by the statement that takes a share"
+    assert_ledger_balanced()
+
+
+def test_late_claims_through_chat_make_no_query_and_outsiders_still_get_404(
+    sender, make_user, client_of
+):
+    """Once a packet is over, a member's late claim is answered from the cache alone; the
+    cache never speaks for someone who is not a member, nor for someone who left."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chat.services.conversations import member_remove
+    from chat.services.money import red_packet_grab
+    from config.errors import DomainError
+
+    a, b, late, leaver = make_user("A"), make_user("B"), make_user("Late"), make_user("Leaver")
+    conv = make_group(sender, [a, b, late, leaver])
+    packet_id = send(client_of(sender), conv.pk, total=1000, count=2).json()["red_packet"]["id"]
+    got_a = red_packet_grab(user=a, packet_id=packet_id).amount
+    red_packet_grab(user=b, packet_id=packet_id)
+
+    def answer(person):
+        try:
+            red_packet_grab(user=person, packet_id=packet_id)
+        except DomainError as e:
+            return e.code, e.extra.get("amount")
+        raise AssertionError("a late claim succeeded")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert answer(late) == ("red_packet_empty", None)
+        assert answer(a) == ("already_claimed", got_a)
+    assert len(queries) == 0, [q["sql"] for q in queries]
+
+    # The card lists the members at the send; someone who left since gets 404.
+    member_remove(conversation_id=conv.pk, user_id=leaver.pk, actor=leaver)
+    assert answer(leaver) == ("red_packet_not_found", None)
+    outsider = make_user("Outsider")
+    assert answer(outsider) == ("red_packet_not_found", None)
+    # Someone who joined after the send is not on the card: the database lets them in.
+    newcomer = make_user("Newcomer")
+    from chat.services.conversations import member_add
+
+    member_add(conversation_id=conv.pk, user_ids=[newcomer.pk])
+    assert answer(newcomer) == ("red_packet_empty", None)
+    assert_ledger_balanced()
+
+
+def test_a_stale_card_never_moves_money_to_the_wrong_place(sender, make_user, client_of):
+    """A card that names another conversation (say the cache outlived a database restore)
+    is caught by the claim statement: the database decides who may claim."""
+    from django.core.cache import cache
+
+    from chat.services import red_packet_cards as cards
+    from chat.services.money import red_packet_grab
+    from config.errors import DomainError
+
+    a, insider = make_user("A"), make_user("Insider")
+    elsewhere = make_group(sender, [a])
+    conv = make_group(sender, [insider])
+    packet_id = send(client_of(sender), conv.pk, total=500, count=1).json()["red_packet"]["id"]
+    cards.card_write(
+        packet_id=packet_id,
+        conversation_id=elsewhere.pk,
+        kind="group",
+        sender_id=sender.pk,
+        member_ids=[sender.pk, a.pk],
+    )
+    with pytest.raises(DomainError) as refused:
+        red_packet_grab(user=a, packet_id=packet_id)
+    assert refused.value.code == "red_packet_not_found"
+    assert wallet_balance(user_id=a.pk, currency="USD") == 0
+    # The real member still gets the money, past the stale card.
+    assert red_packet_grab(user=insider, packet_id=packet_id).amount == 500
+    cache.delete(cards._card_key(packet_id))
     assert_ledger_balanced()
