@@ -171,10 +171,11 @@ def red_packet_create(
 #
 # A rush (500 people, 100 shares) is decided by how long each successful claim holds the
 # two rows every claim of a packet must touch: its escrow account and the packet's
-# counters. So a claim does everything it can before taking them (the packet read, the
-# share, the claimer's wallet) and, once it holds them, is ledger.post_entry's locking and
-# writing, one UPDATE of share and packet together, and COMMIT. What the claimer and the
-# sender are told goes after commit.
+# counters. So a claim does everything it can before taking them (the share, the
+# claimer's wallet) and, once it holds them, is the ledger's locking and writing, one
+# UPDATE of share and packet together, and COMMIT - on PostgreSQL all but the COMMIT in
+# one PL/pgSQL call (migration 0008). What the claimer and the sender are told goes after
+# commit.
 #
 # Once a packet is over (empty or expired), the commit that ended it leaves its final
 # claims in the cache, so the hundreds who come too late are answered from the cache
@@ -245,44 +246,20 @@ class RedPacketNotInContext(NotFound):
     message = "No such red packet."
 
 
-# One round trip takes a free share for the claimer, or says why not. It reads the packet
-# itself (status, expiry, context, escrow), so the caller need not: a share is taken only
-# from an open, unexpired packet in the expected context. The claimer's own share, if
-# they have one, comes back as `mine`; neither a share nor `mine` means every share is
-# taken or being taken. Concurrent claimers each lock a different share (SKIP LOCKED)
-# instead of queueing on one row. Expiry locks the free shares before it marks the packet,
-# so a claim either holds its share first (expiry waits for it) or finds none to take.
-_PG_TAKE_SHARE = """
-WITH pk AS (
-    SELECT status, context_ref, expires_at, escrow_account_id, currency
-      FROM payments_redpacket WHERE id = %(p)s
-), mine AS (
-    SELECT amount FROM payments_redpacketshare WHERE packet_id = %(p)s AND claimer_id = %(u)s
-), pick AS (
-    SELECT id FROM payments_redpacketshare
-     WHERE packet_id = %(p)s AND claimer_id IS NULL
-       AND NOT EXISTS (SELECT 1 FROM mine)
-       AND EXISTS (
-           SELECT 1 FROM pk
-            WHERE status = %(open)s AND expires_at > %(now)s
-              AND (%(ctx)s::text IS NULL OR context_ref = %(ctx)s::text)
-       )
-     ORDER BY position LIMIT 1
-       FOR UPDATE SKIP LOCKED
-), took AS (
-    UPDATE payments_redpacketshare s SET claimer_id = %(u)s, claimed_at = %(now)s
-      FROM pick WHERE s.id = pick.id
-    RETURNING s.id, s.position, s.amount
+# PostgreSQL: the whole claim is ONE call, `payments_red_packet_claim` (migration 0008):
+# take a free share (SKIP LOCKED, so concurrent claimers each lock a different one), the
+# claimer's wallet, the entry through `payments_ledger_post`, and the packet's counters.
+# It reads the packet itself (status, expiry, context, escrow) and takes a share only from
+# an open, unexpired packet in the expected context. Business answers come back as a
+# status and write nothing.
+_PG_CLAIM = (
+    "SELECT o_status, o_amount, o_share_id, o_position, o_entry_id, o_currency, o_sender_id,"
+    " o_context, o_packet_status, o_expired, o_claimed_count, o_claimed_amount"
+    " FROM payments_red_packet_claim(%s, %s, %s, %s, %s)"
 )
-SELECT pk.status, (%(ctx)s::text IS NULL OR pk.context_ref = %(ctx)s::text), pk.expires_at,
-       pk.escrow_account_id, pk.currency, (SELECT amount FROM mine),
-       took.id, took.position, took.amount
-  FROM pk LEFT JOIN took ON true
-"""
 
-# After the entry: link the share to it and count the claim on the packet, marking it
-# empty with the last share - one statement, in the hot part of the transaction. It
-# returns the whole packet row, so a claim never reads the packet on its own.
+# Elsewhere: after the entry, link the share to it and count the claim on the packet,
+# marking it empty with the last share - one statement that returns the packet row.
 _PACKET_COLUMNS = ", ".join(f.column for f in RedPacket._meta.concrete_fields)
 _PACKET_ATTNAMES = [f.attname for f in RedPacket._meta.concrete_fields]
 
@@ -295,10 +272,6 @@ UPDATE payments_redpacket
  WHERE id = %(p)s
 RETURNING {_PACKET_COLUMNS}
 """  # noqa: S608  (column names come from the model)
-
-_PG_COUNT_CLAIM = f"""
-WITH s AS (UPDATE payments_redpacketshare SET entry_id = %(e)s WHERE id = %(s)s)
-{_COUNT_CLAIM}"""  # noqa: S608
 
 
 def _refused(status: str, expired: bool) -> Conflict:
@@ -315,36 +288,48 @@ def _refused(status: str, expired: bool) -> Conflict:
     return answer
 
 
-def _take_share_pg(packet_id: int, user_id: int, context_ref: str | None, now):
-    """(share, escrow account id, currency), or the answer raised."""
-    params = {
-        "p": packet_id,
-        "u": user_id,
-        "now": now,
-        "ctx": context_ref,
-        "open": RedPacketStatus.OPEN,
-    }
+def _claim_pg(packet_id: int, user_id: int, context_ref: str | None, now):
+    """(share, packet) with the claim made, or the answer raised. The packet carries what
+    the call returned (the rest loads if asked for)."""
     with connection.cursor() as cur:
-        cur.execute(_PG_TAKE_SHARE, params)
-        row = cur.fetchone()
-    if row is None:
+        cur.execute(_PG_CLAIM, [packet_id, user_id, context_ref, now, str(AccountKind.USER_WALLET)])
+        (
+            status,
+            amount,
+            share_id,
+            position,
+            entry_id,
+            currency,
+            sender_id,
+            context,
+            packet_status,
+            expired,
+            claimed_count,
+            claimed_amount,
+        ) = cur.fetchone()
+    if status == "not_found":
         raise NotFound("No such red packet.", code="red_packet_not_found")
-    status, in_context, expires_at, escrow_id, currency, mine, sid, position, amount = row
-    if not in_context:
+    if status == "not_in_context":
         raise RedPacketNotInContext()
-    if sid is None:
-        if mine is not None:
-            raise AlreadyClaimed(amount=mine)
-        raise _refused(status, expires_at <= now)
+    if status == "mine":
+        raise AlreadyClaimed(amount=amount)
+    if status == "refused":
+        raise _refused(packet_status, expired)
     share = RedPacketShare(
-        id=sid,
+        id=share_id,
         packet_id=packet_id,
         position=position,
         amount=amount,
         claimer_id=user_id,
         claimed_at=now,
+        entry_id=entry_id,
     )
-    return share, escrow_id, currency
+    packet = RedPacket.from_db(
+        connection.alias,
+        ["id", "sender_id", "context_ref", "currency", "status", "claimed_count", "claimed_amount"],
+        [packet_id, sender_id, context, currency, packet_status, claimed_count, claimed_amount],
+    )
+    return share, packet
 
 
 def _take_share_steps(packet: RedPacket, user_id: int, now) -> RedPacketShare:
@@ -367,20 +352,15 @@ def _take_share_steps(packet: RedPacket, user_id: int, now) -> RedPacketShare:
 
 
 def _count_claim(share: RedPacketShare, now) -> RedPacket:
+    RedPacketShare.objects.filter(pk=share.pk).update(entry_id=share.entry_id)
     params = {
         "p": share.packet_id,
-        "s": share.pk,
-        "e": share.entry_id,
         "a": share.amount,
         "empty": RedPacketStatus.EMPTY,
         "now": now,
     }
     with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            cur.execute(_PG_COUNT_CLAIM, params)
-        else:
-            RedPacketShare.objects.filter(pk=share.pk).update(entry_id=share.entry_id)
-            cur.execute(_COUNT_CLAIM, params)
+        cur.execute(_COUNT_CLAIM, params)
         row = cur.fetchone()
     return RedPacket.from_db(connection.alias, _PACKET_ATTNAMES, row)
 
@@ -399,8 +379,8 @@ def red_packet_claim(
     The caller has checked who may claim (chat: a member of the packet's conversation).
     `context_ref`, when given, is where the caller believes the packet is, and a share is
     taken only if it is there (`RedPacketNotInContext` otherwise). `packet` may be passed
-    when the caller already read it; on PostgreSQL the claim needs neither, it reads what
-    it needs in the statement that takes the share. `check_done=False` when the caller has
+    when the caller already read it; on PostgreSQL the claim needs neither, the one call
+    that claims reads what it needs. `check_done=False` when the caller has
     just looked for the finished packet's record itself. The returned share carries its
     packet as the claim left it."""
     if check_done:
@@ -421,22 +401,24 @@ def red_packet_claim(
     try:
         with transaction.atomic():
             if pg:
-                share, escrow_id, currency = _take_share_pg(packet_id, user_id, context_ref, now)
+                share, packet = _claim_pg(packet_id, user_id, context_ref, now)
+                if packet.status == RedPacketStatus.EMPTY:
+                    # The last share (once per packet): listeners get the whole row.
+                    packet = RedPacket.objects.get(pk=packet_id)
             else:
                 share = _take_share_steps(packet, user_id, now)
-                escrow_id, currency = packet.escrow_account_id, packet.currency
-            # Only a claimer with a share gets a wallet made (not the crowd that came too
-            # late); the share row is ours alone, so this does not delay anyone.
-            wallet = ledger.user_wallet(user_id=user_id, currency=currency)
-            # Lock order everywhere: shares, then the escrow account (in post_entry), then
-            # the packet row.
-            share.entry = ledger.post_entry(
-                kind="red_packet.claim",
-                postings=[(escrow_id, -share.amount), (wallet, share.amount)],
-                idempotency_key=f"red_packet:{packet_id}:share:{share.position}",
-                reference=f"red_packet:{packet_id}",
-            )
-            packet = _count_claim(share, now)
+                # Only a claimer with a share gets a wallet made (not the crowd that came
+                # too late); the share row is ours alone, so this delays no one.
+                wallet = ledger.user_wallet(user_id=user_id, currency=packet.currency)
+                # Lock order everywhere: shares, then the escrow account (in post_entry),
+                # then the packet row.
+                share.entry = ledger.post_entry(
+                    kind="red_packet.claim",
+                    postings=[(packet.escrow_account_id, -share.amount), (wallet, share.amount)],
+                    idempotency_key=f"red_packet:{packet_id}:share:{share.position}",
+                    reference=f"red_packet:{packet_id}",
+                )
+                packet = _count_claim(share, now)
             if packet.status == RedPacketStatus.EMPTY:
                 _changed(packet, "empty")
                 transaction.on_commit(lambda: _remember_done(packet_id, RedPacketStatus.EMPTY))
@@ -451,7 +433,7 @@ def red_packet_claim(
             transaction.on_commit(lambda: _remember_done(packet_id, over))
         raise
     # After commit (the balance read must not lengthen the locked part).
-    wallet_changed(user_ids=[user_id], currency=currency)
+    wallet_changed(user_ids=[user_id], currency=packet.currency)
     share.packet = packet
     return share
 

@@ -333,7 +333,7 @@ def test_an_expired_packet_answers_late_claims_from_its_record(sender, make_user
 @postgres_only
 def test_a_claim_is_a_fixed_handful_of_statements(sender, make_user):
     """The statements of a winning claim, wallet.updated record included; the part that
-    holds the packet's escrow row is post_entry's plus one UPDATE and COMMIT."""
+    holds the packet's escrow row is the tail of one call and COMMIT."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -355,14 +355,11 @@ def test_a_claim_is_a_fixed_handful_of_statements(sender, make_user):
     with CaptureQueriesContext(connection) as queries:
         red_packet_grab(user=people[0], packet_id=packet.pk)
     sql = [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
-    # membership; take a share (it reads the packet); wallet; post_entry (key check, row
-    # locks, entry); share + packet counters in one UPDATE; the balances for
-    # wallet.updated and its record in the sync stream. (Was 24, then 11.)
-    assert len(sql) <= 9, "\n".join(sql)
-    assert sum("claimed_count = claimed_count + 1" in s for s in sql) == 1
-    assert not any(
-        s.lstrip().upper().startswith("SELECT") and 'payments_redpacket"' in s for s in sql
-    ), "the packet is read by the statement that takes a share"
+    # membership; the claim (share, wallet, entry, counters: one PL/pgSQL call); the
+    # balances for wallet.updated and its record in the sync stream. (Was 24, then 11.)
+    assert len(sql) <= 4, "\n".join(sql)
+    assert sum("payments_red_packet_claim(" in s for s in sql) == 1
+    assert not any('"payments_redpacket"' in s for s in sql), "nothing reads the packet alone"
     assert_ledger_balanced()
 
 
