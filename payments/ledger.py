@@ -116,6 +116,17 @@ def check_currency(currency: str) -> str:
     return currency.upper()
 
 
+# Every column of an account, in `sql_rows.from_row` order.
+_ACCOUNT_COLUMNS = sql_rows.columns(Account, "a")
+_PG_INSERT_ACCOUNT = f"""
+INSERT INTO payments_account AS a
+       (kind, currency, owner_id, owner_ref, allow_negative, balance, pending_debits, created_at)
+VALUES (%s, %s, %s, %s, %s, 0, 0, %s)
+ON CONFLICT DO NOTHING
+RETURNING {_ACCOUNT_COLUMNS}
+"""  # noqa: S608  (column names come from the model)
+
+
 def _get_or_create_account(
     *, kind: str, currency: str, owner_id: int | None = None, owner_ref: str = ""
 ) -> Account:
@@ -134,7 +145,7 @@ def _get_or_create_account(
         where, params = "owner_id IS NULL AND owner_ref = %s", [owner_ref]
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT {sql_rows.columns(Account, 'a')} FROM payments_account a "  # noqa: S608
+            f"SELECT {_ACCOUNT_COLUMNS} FROM payments_account a "  # noqa: S608
             f"WHERE kind = %s AND currency = %s AND {where}",
             [str(kind), currency, *params],
         )
@@ -160,27 +171,6 @@ def _get_or_create_account(
         return Account.objects.get(**lookup)
 
 
-_ACCOUNT_FIELDS = [
-    "id",
-    "kind",
-    "currency",
-    "owner_id",
-    "owner_ref",
-    "allow_negative",
-    "balance",
-    "pending_debits",
-    "created_at",
-]
-_PG_INSERT_ACCOUNT = """
-INSERT INTO payments_account
-       (kind, currency, owner_id, owner_ref, allow_negative, balance, pending_debits, created_at)
-VALUES (%s, %s, %s, %s, %s, 0, 0, %s)
-ON CONFLICT DO NOTHING
-RETURNING id, kind, currency, owner_id, owner_ref, allow_negative, balance, pending_debits,
-          created_at
-"""
-
-
 def _insert_account_pg(
     *, kind: str, currency: str, owner_id: int | None, owner_ref: str, allow_negative: bool
 ) -> Account | None:
@@ -194,7 +184,7 @@ def _insert_account_pg(
             [kind, currency, owner_id, owner_ref, allow_negative, timezone.now()],
         )
         row = cur.fetchone()
-    return None if row is None else Account.from_db(connection.alias, _ACCOUNT_FIELDS, row)
+    return None if row is None else sql_rows.from_row(Account, row)
 
 
 def user_wallet(*, user_id: int, currency: str) -> Account:

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from config.errors import Conflict, DomainError, InvalidInput, NotFound
 
-from .. import ledger
+from .. import ledger, sql_rows
 from ..models import AccountKind, RedPacket, RedPacketShare, RedPacketStatus
 from .events import wallet_changed
 
@@ -260,9 +260,8 @@ _PG_CLAIM = (
 
 # Elsewhere: after the entry, link the share to it and count the claim on the packet,
 # marking it empty with the last share - one statement that returns the packet row.
-_PACKET_COLUMNS = ", ".join(f.column for f in RedPacket._meta.concrete_fields)
-_PACKET_ATTNAMES = [f.attname for f in RedPacket._meta.concrete_fields]
-
+# (RETURNING names bare columns: SQLite refuses a table alias there.)
+_PACKET_COLUMNS = ", ".join(f'"{f.column}"' for f in RedPacket._meta.concrete_fields)
 _COUNT_CLAIM = f"""
 UPDATE payments_redpacket
    SET claimed_count = claimed_count + 1,
@@ -362,7 +361,7 @@ def _count_claim(share: RedPacketShare, now) -> RedPacket:
     with connection.cursor() as cur:
         cur.execute(_COUNT_CLAIM, params)
         row = cur.fetchone()
-    return RedPacket.from_db(connection.alias, _PACKET_ATTNAMES, row)
+    return sql_rows.from_row(RedPacket, row)
 
 
 def red_packet_claim(
