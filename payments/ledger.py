@@ -375,10 +375,13 @@ def _post(
     changed = [accounts[aid] for aid in sorted(set(lines) | set(release))]
     fields = ["balance", "pending_debits"] if release else ["balance"]
     Account.objects.bulk_update(changed, fields)
-    return _entry(entry_id, kind, idempotency_key, reference, metadata, now, accounts), True
+    balances = {aid: (acc.balance, acc.pending_debits) for aid, acc in accounts.items()}
+    return _entry(entry_id, kind, idempotency_key, reference, metadata, now, balances), True
 
 
-def _entry(entry_id, kind, key, reference, metadata, now, accounts) -> JournalEntry:
+def _entry(entry_id, kind, key, reference, metadata, now, balances) -> JournalEntry:
+    """The posted entry as its caller gets it; `balances` is {account id: (balance,
+    pending debits)} right after the post, for post_entry's callers."""
     entry = JournalEntry(
         id=entry_id,
         kind=kind,
@@ -387,9 +390,7 @@ def _entry(entry_id, kind, key, reference, metadata, now, accounts) -> JournalEn
         metadata=metadata,
         created_at=now,
     )
-    entry._balances = {  # type: ignore[attr-defined]  # for post_entry's callers
-        aid: (acc.balance, acc.pending_debits) for aid, acc in accounts.items()
-    }
+    entry._balances = balances  # type: ignore[attr-defined]
     return entry
 
 
@@ -467,22 +468,21 @@ def _post_postgres(*, kind, lines, key, reference, metadata, release):
             ],
         )
         status, entry_id, ids, balances, pendings, detail = cur.fetchone()
+    state = None
+    if status == "posted":
+        state = {aid: (bal, pend) for aid, bal, pend in zip(ids, balances, pendings, strict=True)}
+    return _answer(status, entry_id, detail, state, kind, lines, key, reference, metadata, now)
+
+
+def _answer(status, entry_id, detail, balances, kind, lines, key, reference, metadata, now):
+    """(entry, created) for a post the ledger's SQL judged — alone or in a group-commit
+    batch: the replayed entry for `exists`, the exception for a refusal."""
     if status == "exists":
         existing = JournalEntry.objects.get(pk=entry_id)
         return _same_entry_or_conflict(existing, kind=kind, lines=lines, reference=reference), False
     if status != "posted":
         _raise_for(status, detail)
-    state = {aid: (bal, pend) for aid, bal, pend in zip(ids, balances, pendings, strict=True)}
-    entry = JournalEntry(
-        id=entry_id,
-        kind=kind,
-        idempotency_key=key,
-        reference=reference,
-        metadata=metadata,
-        created_at=now,
-    )
-    entry._balances = state  # type: ignore[attr-defined]  # for post_entry's callers
-    return entry, True
+    return _entry(entry_id, kind, key, reference, metadata, now, balances), True
 
 
 def _post_grouped(*, kind, lines, key, reference, metadata) -> tuple[JournalEntry, bool]:
@@ -492,21 +492,18 @@ def _post_grouped(*, kind, lines, key, reference, metadata) -> tuple[JournalEntr
     req = ledger_group.post(
         kind=kind, lines=lines, key=key, reference=reference, metadata=_dumps(metadata)
     )
-    if req.status == "exists":
-        existing = JournalEntry.objects.get(pk=req.entry_id)
-        return _same_entry_or_conflict(existing, kind=kind, lines=lines, reference=reference), False
-    if req.status != "posted":
-        _raise_for(req.status, req.detail)
-    entry = JournalEntry(
-        id=req.entry_id,
-        kind=kind,
-        idempotency_key=key,
-        reference=reference,
-        metadata=metadata,
-        created_at=req.created_at,
+    return _answer(
+        req.status,
+        req.entry_id,
+        req.detail,
+        req.balances,
+        kind,
+        lines,
+        key,
+        reference,
+        metadata,
+        req.created_at,
     )
-    entry._balances = req.balances  # type: ignore[attr-defined]  # for post_entry's callers
-    return entry, True
 
 
 def post_entry_call(
