@@ -35,16 +35,27 @@ def push_to_users(
     *,
     skip_channel: str | None = None,
     durable: bool = True,
+    record_now: bool = False,
 ) -> None:
     """Send `event` to every device of every user, after commit. `skip_channel` names one
     socket that must not get it (the sender's own socket, which gets an ack instead).
 
     `durable` events are also handed to the registered sinks (chat records them in each
     person's sync stream, so `/api/v1/sync` replays them to a device that was offline);
-    pass `durable=False` for ephemeral events (typing-like) or ones already recorded."""
+    pass `durable=False` for ephemeral events (typing-like) or ones already recorded.
+
+    `record_now=True` hands a durable event to the sinks at once, inside the caller's
+    transaction, instead of after its commit: the record then commits (or rolls back)
+    with the rows it describes, in that transaction's COMMIT rather than one of its own
+    (a hot path's commit count; docs/LEDGER.md "Transfers"). A sink that fails then fails
+    the caller's transaction. The publish still waits for the commit."""
     ids = list(dict.fromkeys(user_ids))
     if not ids:
         return
+    if durable and record_now:
+        for sink in list(_sinks):
+            sink(ids, event)
+        durable = False
     transaction.on_commit(lambda: _deliver(ids, event, skip_channel, durable))
 
 

@@ -29,6 +29,13 @@ def wallet_balances_of(user_ids: list[int]) -> dict[int, list[dict]]:
             [str(AccountKind.USER_WALLET), *user_ids],
         )
         rows = cur.fetchall()
+    return wallet_balances_from_rows(user_ids, rows)
+
+
+def wallet_balances_from_rows(user_ids, rows) -> dict[int, list[dict]]:
+    """`wallet_balances_of` from rows `(owner_id, currency, balance, pending_debits)` in
+    owner, currency order that a caller already has (the transfer functions return them)."""
+    out: dict[int, list[dict]] = {uid: [] for uid in user_ids}
     for owner_id, currency, balance, pending in rows:
         out[owner_id].append(
             {

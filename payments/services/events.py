@@ -36,6 +36,21 @@ def _push_balances(user_ids: list[int], currency: str) -> None:
         )
 
 
+def wallet_updated_now(*, balances: dict[int, list[dict]], currency: str) -> None:
+    """`wallet.updated` for each person with the balances the caller read inside its
+    money transaction (`{user_id: wallet_balances(...)}`), recorded in their sync stream
+    in that same transaction and published after its commit. For hot paths whose money
+    statement already returns the balances: no read and no commit of its own per event,
+    where `wallet_changed` costs a read and, per person, a record in its own transaction
+    after the commit."""
+    for uid, rows in balances.items():
+        push_to_users(
+            [uid],
+            {"type": "wallet.updated", "currency": currency, "balances": rows},
+            record_now=True,
+        )
+
+
 # --- transfer listeners ---------------------------------------------------------------
 # chat registers a callback (in its AppConfig.ready) to update a transfer's message when
 # the transfer changes state; payments never imports chat.

@@ -159,20 +159,30 @@ def _verify(*, user, pin: str) -> None:
     raise failure
 
 
-def payment_authorize(*, user, amount: int, currency: str, pin: str | None) -> None:
+_UNREAD = object()
+
+
+def payment_authorize(
+    *, user, amount: int, currency: str, pin: str | None, pin_record=_UNREAD
+) -> None:
     """Say yes or raise before a payment: `pin_not_set`, `pin_required`, `pin_wrong`
     (with `tries_left`) or `payments_locked` (with `retry_after`), all 422.
 
     No PIN is needed at or below the user's opted-in password-free limit, but a locked
-    account stays locked for every payment."""
-    # Plain SQL and no model: this read is on every payment, and building it with the ORM
-    # (or a raw() model) cost more CPU than the round trip (docs/LEDGER.md, "Transfers").
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pin_free_limit, locked_until FROM payments_paymentpin WHERE user_id = %s",
-            [user.pk],
-        )
-        row = cursor.fetchone()
+    account stays locked for every payment. `pin_record` is `(pin_free_limit,
+    locked_until)` of the person's PIN row (None: no PIN set) when the caller read it in
+    a statement of its own (a transfer reads it with the recipient and the wallets)."""
+    if pin_record is _UNREAD:
+        # Plain SQL and no model: this read is on every payment, and building it with the
+        # ORM (or a raw() model) cost more CPU than the round trip (docs/LEDGER.md).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pin_free_limit, locked_until FROM payments_paymentpin WHERE user_id = %s",
+                [user.pk],
+            )
+            row = cursor.fetchone()
+    else:
+        row = pin_record
     if row is None:
         raise PinNotSet()
     pin_free_limit, locked = row

@@ -18,7 +18,13 @@ from payments.services.transfers import (
     transfers_expire_due,
 )
 from payments.tasks import transfers_expire_due_task
-from tests.conftest import client_for, fund_wallet, make_contacts, set_payment_pin
+from tests.conftest import (
+    client_for,
+    fund_wallet,
+    make_contacts,
+    postgres_only,
+    set_payment_pin,
+)
 
 
 @pytest.fixture
@@ -228,3 +234,106 @@ def test_optional_fee_goes_to_the_sharded_revenue_account(pair, settings):
     transfer_accept(user=bob, transfer_id=t.pk)
     assert _usd(alice)["balance"] == 9000 and _usd(bob)["balance"] == 990
     assert ledger.system_balance(code="revenue", currency="USD") == 10
+
+
+def _wallet_events(user) -> list[dict]:
+    from chat.models import UserEvent
+
+    rows = UserEvent.objects.filter(user_id=user.pk).order_by("seq")
+    return [e.event for e in rows if e.event["type"] == "wallet.updated"]
+
+
+def test_wallet_updated_is_recorded_in_the_transfers_own_transaction(pair):
+    # Recorded in each person's sync stream inside the money transaction (no commit of its
+    # own), with the balances that transaction left: nothing to read after the commit.
+    alice, bob = pair
+    seen_a, seen_b = len(_wallet_events(alice)), len(_wallet_events(bob))
+    t = transfer_create(sender=alice, to_user_id=bob.pk, amount=400, currency="USD", pin="123456")
+    usd = {"currency": "USD", "balance": 10_000, "available": 9_600, "pending": 400}
+    assert _wallet_events(alice)[seen_a:] == [
+        {"type": "wallet.updated", "currency": "USD", "balances": [usd]}
+    ]
+    assert _wallet_events(bob)[seen_b:] == []
+    transfer_accept(user=bob, transfer_id=t.pk)
+    assert _wallet_events(alice)[-1]["balances"] == [
+        {"currency": "USD", "balance": 9_600, "available": 9_600, "pending": 0}
+    ]
+    assert _wallet_events(bob)[seen_b:] == [
+        {
+            "type": "wallet.updated",
+            "currency": "USD",
+            "balances": [{"currency": "USD", "balance": 400, "available": 400, "pending": 0}],
+        }
+    ]
+    # Accepting again changes nothing and says nothing.
+    transfer_accept(user=bob, transfer_id=t.pk)
+    assert len(_wallet_events(bob)) == seen_b + 1
+
+
+def test_a_transfer_refused_in_its_transaction_records_no_event(pair):
+    alice, bob = pair
+    seen = len(_wallet_events(alice))
+    with pytest.raises(NotFound):  # the chat listener refuses a chat that is not theirs
+        transfer_create(
+            sender=alice,
+            to_user_id=bob.pk,
+            amount=400,
+            currency="USD",
+            pin="123456",
+            conversation_id=999_999_999,
+        )
+    assert len(_wallet_events(alice)) == seen
+    assert _usd(alice)["pending"] == 0 and not Transfer.objects.exists()
+
+
+def test_past_the_daily_limit_and_short_of_money_is_insufficient_funds(pair, settings):
+    alice, bob = pair
+    settings.PAYMENTS_TRANSFER_DAILY_LIMITS = {1: 3_000}
+    for amount, code in ((10_001, "insufficient_funds"), (3_001, "daily_limit_exceeded")):
+        with pytest.raises(DomainError) as exc:
+            transfer_create(
+                sender=alice, to_user_id=bob.pk, amount=amount, currency="USD", pin="123456"
+            )
+        assert exc.value.code == code
+    assert _usd(alice)["pending"] == 0 and not Transfer.objects.exists()
+
+
+def test_rest_refusal_past_the_daily_limit_is_replayed_and_holds_nothing(pair, settings):
+    # The keyed request's transaction stores the 422 and commits: the refused transfer must
+    # have written nothing in it (no savepoint is taken around the money call).
+    alice, bob = pair
+    settings.PAYMENTS_TRANSFER_DAILY_LIMITS = {1: 1_000}
+    a = client_for(alice)
+    body = {"to_user_id": bob.pk, "amount": 1_001, "currency": "USD", "pin": "123456"}
+    r1 = a.post("/api/v1/transfers", body, format="json", HTTP_IDEMPOTENCY_KEY="lim")
+    r2 = a.post("/api/v1/transfers", body, format="json", HTTP_IDEMPOTENCY_KEY="lim")
+    assert r1.status_code == r2.status_code == 422 and r1.json() == r2.json()
+    assert r1.json()["error"]["code"] == "daily_limit_exceeded"
+    assert r2["Idempotent-Replayed"] == "true"
+    assert _usd(alice)["pending"] == 0 and not Transfer.objects.exists()
+    ok = a.post("/api/v1/transfers", {**body, "amount": 1_000}, format="json")
+    assert ok.status_code == 201 and _usd(alice)["pending"] == 1_000
+
+
+@postgres_only
+def test_a_transfer_is_six_statements_on_postgresql(pair):
+    # The read before the money, one call each for create and accept, and the three
+    # wallet.updated records in those transactions (docs/LEDGER.md, "Transfers").
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from payments.services.pin import pin_free_limit_set
+
+    alice, bob = pair
+    pin_free_limit_set(user=alice, limit=100)
+    fund_wallet(bob, 1)  # a first payment to someone also makes their wallet
+    with CaptureQueriesContext(connection) as ctx:
+        t = transfer_create(sender=alice, to_user_id=bob.pk, amount=100, currency="USD", pin=None)
+        transfer_accept(user=bob, transfer_id=t.pk)
+    sql = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+    assert len(sql) == 6, sql
+    assert _usd(bob)["balance"] == 101
