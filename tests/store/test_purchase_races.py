@@ -8,7 +8,7 @@ from django.db import connection
 from payments.selectors import wallet_balance
 from payments.services.pin import pin_free_limit_set
 from store.models import Entitlement, Purchase
-from store.services.purchases import creator_account, pack_purchase
+from store.services.purchases import creator_earnings, pack_purchase
 from tests.conftest import assert_ledger_balanced, fund_wallet, postgres_only, set_payment_pin
 from tests.store.builders import creator_for, published_pack
 
@@ -63,7 +63,7 @@ def test_many_buyers_of_one_creator_at_once(make_user):
     )
     assert [r[0] for r in results] == ["ok"] * 12
     assert Purchase.objects.filter(pack=pack).count() == 12
-    assert creator_account(creator_id=pack.creator_id, currency="USD").balance == 12 * 70
+    assert creator_earnings(creator_id=pack.creator_id, currency="USD") == 12 * 70
     pack.refresh_from_db()
     assert pack.popularity == 12
     assert_ledger_balanced()

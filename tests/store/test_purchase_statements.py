@@ -34,9 +34,12 @@ def test_a_paid_purchase_is_a_fixed_handful_of_statements(user, creator, client_
     sql = [q["sql"] for q in ctx.captured_queries]
     store = [q for q in sql if "store_" in q]
     # The store's own statements: one read (the pack, its creator, whether it is already
-    # owned and the three ledger account ids), then the purchase row and the entitlement.
+    # owned, the three ledger account ids and the buyer's PIN record), then the purchase
+    # row and the entitlement.
     # The popularity count is added later, many purchases to one UPDATE.
     assert "FROM store_pack" in store[0] and "store_entitlement" in store[0]
+    assert "payments_paymentpin" in store[0]
+    assert not [q for q in sql if "payments_paymentpin" in q and "store_pack" not in q]
     if connection.vendor == "postgresql":
         # ONE statement writes the ledger entry, the purchase and the entitlement (the
         # creator's and the revenue shard's rows stay locked for no other round trip).
@@ -48,11 +51,11 @@ def test_a_paid_purchase_is_a_fixed_handful_of_statements(user, creator, client_
         assert len(store) == 3, store
         assert store[1].startswith('INSERT INTO "store_purchase"')
         assert store[2].startswith('INSERT INTO "store_entitlement"')
-    # The whole request — token, Idempotency-Key, PIN limit, ledger, wallet event — and
-    # its transaction control (savepoints here; BEGIN/COMMIT in production). It was 24,
-    # then 20 on PostgreSQL; the ledger's portable path (SQLite) posts in two more
+    # The whole request — token, Idempotency-Key, ledger, wallet event — and its
+    # transaction control (savepoints here; BEGIN/COMMIT in production). It was 24, then
+    # 20, then 13 on PostgreSQL; the ledger's portable path (SQLite) posts in two more
     # statements.
-    assert len(sql) <= (13 if connection.vendor == "postgresql" else 22), "\n".join(sql)
+    assert len(sql) <= (12 if connection.vendor == "postgresql" else 21), "\n".join(sql)
     assert_ledger_balanced()
 
 

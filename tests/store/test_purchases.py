@@ -8,7 +8,7 @@ from payments.selectors import wallet_balance
 from store.models import Entitlement, Purchase
 from store.selectors import sticker_for_user
 from store.services import creators
-from store.services.purchases import creator_account, purchase_refund
+from store.services.purchases import creator_earnings, purchase_refund
 from tests.conftest import assert_ledger_balanced, fund_wallet, set_payment_pin
 from tests.store.builders import published_pack
 
@@ -42,7 +42,7 @@ def buy(client, pack, **body):
 
 
 def creator_balance(pack):
-    return creator_account(creator_id=pack.creator_id, currency="USD").balance
+    return creator_earnings(creator_id=pack.creator_id, currency="USD")
 
 
 def test_purchase_moves_money_in_one_entry_and_grants_the_pack(buyer, paid_pack, client_of):
@@ -235,3 +235,29 @@ def test_refund_reverses_the_entry_and_takes_the_pack_back(buyer, paid_pack, cli
     assert twice.value.code == "already_refunded"
     # Refunded, the person may buy it again.
     assert buy(client_of(buyer), paid_pack, pin="246810").status_code == 201
+
+
+def test_a_creators_sales_spread_over_shards_of_their_earnings(
+    make_user, creator, client_of, settings
+):
+    # A best-seller's buyers must not all queue on one earnings row: each purchase credits
+    # a random shard; the creator's earnings are the sum, and a refund debits the shard
+    # that was credited.
+    settings.LEDGER_HOT_ACCOUNT_SHARDS = 4
+    settings.STORE_PURCHASE_RATE = "100/s"
+    packs = [published_pack(creator, title=f"P{i}", price=100) for i in range(16)]
+    person = make_user("Fan")
+    fund_wallet(person, 10_000)
+    set_payment_pin(person, "246810")
+    c = client_of(person)
+    answers = [buy(c, p, pin="246810") for p in packs]
+    assert [r.status_code for r in answers] == [201] * 16, answers[-1].content
+    ids = [r.json()["id"] for r in answers]
+    shards = ledger.Account.objects.filter(kind="creator_earnings", owner__isnull=True)
+    refs = set(shards.values_list("owner_ref", flat=True))
+    assert len(refs) > 1  # 16 sales on one of 4 shards: (1/4)^15
+    assert refs <= {f"creator:{creator.pk}"} | {f"creator:{creator.pk}:{k}" for k in (1, 2, 3)}
+    assert creator_earnings(creator_id=creator.pk, currency="USD") == 16 * 70
+    purchase_refund(purchase_id=ids[0])
+    assert creator_earnings(creator_id=creator.pk, currency="USD") == 15 * 70
+    assert all(a.balance >= 0 for a in shards)
