@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from .models import Brand, Delivery, OfferClaim
@@ -63,10 +64,29 @@ def best_claim(
     return best, best_discount
 
 
+# Whether the payer holds any unredeemed claim at an active brand of this merchant: one
+# hand-written statement, no ORM compilation. Every merchant payment runs this adjuster
+# and almost none has an offer to apply; the ORM lookups below (~1.5 ms of CPU per
+# payment) now run only when there may be one, and decide it under the claim's lock.
+_MAY_HAVE_CLAIM_SQL = """
+SELECT 1 FROM brands_brand b JOIN brands_offerclaim c ON c.brand_id = b.id
+ WHERE b.merchant_id = %s AND b.is_active = %s AND c.user_id = %s AND c.redeemed_at IS NULL
+ LIMIT 1
+"""
+
+
+def _may_have_claim(merchant_id: int, user_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(_MAY_HAVE_CLAIM_SQL, [merchant_id, True, user_id])
+        return cursor.fetchone() is not None
+
+
 def offer_adjuster(order, payer, *, commit: bool):
     """payments.hooks order adjuster (see the module docstring)."""
     from payments import hooks, ledger
 
+    if payer is None or not _may_have_claim(order.merchant_id, payer.pk):
+        return None
     brand = Brand.objects.filter(merchant_id=order.merchant_id, is_active=True).first()
     if brand is None or payer is None:
         return None

@@ -1,0 +1,234 @@
+"""CPU time per paid merchant order, by process, comparing code trees in one harness.
+
+Each tree given with --roots gets its own servers (uvicorn processes, a Celery worker
+with a Redis broker, a webhook receiver) on its own PostgreSQL database; the harness then
+alternates short bursts of the merchant scenario's load (create an order with a signed
+request, pay it as a buyer, the webhook goes out) between the trees, so a busy
+neighbour on the shared machine weighs on both alike. After each burst it waits for the
+webhooks to drain, then reads CPU from /proc (uvicorn, worker, PostgreSQL backends,
+receiver) and PostgreSQL's commit count per paid order.
+
+    BENCH_DATABASE_URL=... BENCH_REDIS_URL=... .venv/bin/python -m bench.merchant_cpu \
+        --roots /work/wt/merchant /tmp/merchant-base [--rounds 3] [--seconds 6] \
+        [--concurrency 8] [--profile DIR]
+
+--profile records the first tree's uvicorn processes and worker with py-spy (raw
+collapsed stacks) during its bursts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import django
+
+
+def _pg(url: str, sql: str, params=()):
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+class Tree:
+    def __init__(self, root: Path, *, procs: int, threads: int, redis_db_url: str):
+        from bench.scenarios.merchant import SEED, _receiver
+        from tests.load import servers as servers_mod
+
+        self.root = root
+        self.port_q, self.out_q, self.stop = mp.Queue(), mp.Queue(), mp.Event()
+        self.receiver = mp.Process(
+            target=_receiver, args=(self.port_q, self.out_q, self.stop), daemon=True
+        )
+        self.receiver.start()
+        notify_url = f"http://127.0.0.1:{self.port_q.get(timeout=10)}/plaza/webhook"
+        servers_mod.ROOT = root  # start_servers reads it at call time: cwd of each process
+        self.servers = servers_mod.start_servers(
+            procs,
+            extra_env={
+                "CELERY_TASK_ALWAYS_EAGER": "0",
+                "CELERY_BROKER_URL": redis_db_url,
+                "DB_CONN_MAX_AGE": "60",
+                "LOG_LEVEL": "WARNING",
+                "MERCHANT_API_RATE": "100000/s",
+                "PYTHONPATH": str(root),
+            },
+        )
+        self.uvicorn = [p.pid for p in self.servers.procs]
+        log = open(self.servers.workdir / "worker.log", "w")  # noqa: SIM115
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "warning"]
+            + ["-P", "threads", "--concurrency", str(threads)]
+            + ["--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=root,
+            env=self.servers.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.servers.procs.append(self.worker)
+        out = self.servers.manage(
+            "shell", "-c", SEED.format(merchants=32, buyers=64, notify_url=notify_url)
+        )
+        self.seed = json.loads(next(ln for ln in out.splitlines() if ln.startswith("BENCH"))[5:])
+        self.db = self.servers.env["DATABASE_URL"]
+        self.dbname = self.servers.database_name
+
+    def pids(self) -> dict[str, list[int]]:
+        from bench.stats import pg_backend_pids
+
+        return {
+            "uvicorn": self.uvicorn,
+            "worker": [self.worker.pid],
+            "postgres": pg_backend_pids(self.db),
+            "receiver": [self.receiver.pid],
+        }
+
+    def commits(self) -> int:
+        return _pg(
+            self.db, "SELECT xact_commit FROM pg_stat_database WHERE datname = %s", [self.dbname]
+        )[0][0]
+
+    def pending(self) -> int:
+        return _pg(
+            self.db, "SELECT count(*) FROM payments_webhookdelivery WHERE status = 'pending'"
+        )[0][0]
+
+    def close(self) -> None:
+        self.stop.set()
+        with contextlib.suppress(Exception):  # best effort
+            self.out_q.get(timeout=10)
+        self.receiver.join(timeout=5)
+        self.servers.stop()
+
+
+def _spy(pid: int, seconds: float, out: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid)]
+        + ["--format", "raw", "--gil", "--rate", "250", "--duration", str(int(seconds))]
+        + ["--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def burst(tree: Tree, *, concurrency: int, seconds: float, stamp: str, profile: Path | None):
+    from bench.scenarios.merchant import _sell_and_pay
+    from bench.stats import cpu_by_pid, cpu_used
+
+    groups = tree.pids()
+    every = [p for ps in groups.values() for p in ps]
+    spies = []
+    if profile is not None:
+        profile.mkdir(parents=True, exist_ok=True)
+        for name in ("uvicorn", "worker"):
+            for pid in groups[name]:
+                spies.append(_spy(pid, seconds + 2, profile / f"{name}-{pid}-{stamp}.txt"))
+        time.sleep(0.5)
+    cpu0, commits0 = cpu_by_pid(every), tree.commits()
+    gen0 = time.process_time()
+    res = asyncio.run(
+        _sell_and_pay(
+            tree.servers.urls, tree.seed, concurrency=concurrency, duration=seconds, stamp=stamp
+        )
+    )
+    gen = time.process_time() - gen0
+    started = time.time()
+    while tree.pending() and time.time() - started < 60:
+        time.sleep(0.25)
+    # the last POST's record statement lands just after the row stops being pending
+    time.sleep(0.3)
+    after = cpu_by_pid(every)
+    commits = tree.commits() - commits0
+    for s in spies:
+        s.wait(timeout=60)
+    paid = max(1, len(res["pays"]))
+    row = {
+        name: cpu_used(cpu0, {p: after[p] for p in pids if p in after}) * 1000 / paid
+        for name, pids in groups.items()
+    }
+    row["generator"] = gen * 1000 / paid
+    row["total"] = sum(row.values())
+    row["commits"] = commits / paid
+    row["paid/s"] = len(res["pays"]) / res["elapsed"]
+    row["errors"] = sum(res["errors"].values())
+    row["load"] = os.getloadavg()[0]
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--roots", nargs="+", default=[str(Path(__file__).resolve().parents[1])])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=6)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--procs", type=int, default=2)
+    parser.add_argument("--profile", default="")
+    args = parser.parse_args()
+
+    pg_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/plaza")
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=pg_url,
+        REDIS_URL=redis_url,
+        PLAZA_BENCH="1",
+        DEBUG="false",
+    )
+    os.environ.pop("PLAZA_TESTING", None)
+    django.setup()
+
+    trees: list[Tree] = []
+    rows: dict[str, list[dict]] = {}
+    try:
+        for root in args.roots:
+            trees.append(
+                Tree(Path(root).resolve(), procs=args.procs, threads=8, redis_db_url=redis_url)
+            )
+        for tree in trees:  # warm every process at the measured concurrency
+            burst(tree, concurrency=args.concurrency, seconds=3, stamp="w", profile=None)
+        for r in range(args.rounds):
+            order = trees if r % 2 == 0 else trees[::-1]
+            for tree in order:
+                prof = Path(args.profile) if args.profile and tree is trees[0] else None
+                row = burst(
+                    tree,
+                    concurrency=args.concurrency,
+                    seconds=args.seconds,
+                    stamp=f"r{r}",
+                    profile=prof,
+                )
+                rows.setdefault(str(tree.root), []).append(row)
+                print(tree.root, " ".join(f"{k}={v:.2f}" for k, v in row.items()), flush=True)
+    finally:
+        for tree in trees:
+            tree.close()
+    print("\nmedian per paid order (CPU ms, commits):")
+    keys = [
+        "uvicorn",
+        "worker",
+        "postgres",
+        "receiver",
+        "generator",
+        "total",
+        "commits",
+        "paid/s",
+        "load",
+    ]
+    print(f"{'tree':40}" + "".join(f"{k:>10}" for k in keys))
+    for root, rs in rows.items():
+        print(f"{root:40}" + "".join(f"{statistics.median(r[k] for r in rs):10.2f}" for k in keys))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
