@@ -370,6 +370,9 @@ if PRODUCTION and not MERCHANT_SECRET_KEYS:
 MERCHANT_API_RATE = env.str("MERCHANT_API_RATE", default="100/s,100000/h")  # per API key
 MERCHANT_WEBHOOK_REQUIRE_HTTPS = env.bool("MERCHANT_WEBHOOK_REQUIRE_HTTPS", default=PRODUCTION)
 MERCHANT_WEBHOOK_ALLOW_PRIVATE = env.bool("MERCHANT_WEBHOOK_ALLOW_PRIVATE", default=not PRODUCTION)
+# Webhooks a server process commits within this window go to the worker in one Celery
+# message (0 = one message per webhook); the price is up to this much added latency.
+MERCHANT_WEBHOOK_BATCH_SECONDS = env.float("MERCHANT_WEBHOOK_BATCH_SECONDS", default=0.05)
 
 # --- store ----------------------------------------------------------------------------
 # Catalogue pages and pack details are cached as rendered bytes per catalogue version;

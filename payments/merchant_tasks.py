@@ -13,13 +13,20 @@ def webhook_deliver(delivery_id: int) -> None:
     webhook_attempt(delivery_id=delivery_id)
 
 
+@shared_task(name="payments.webhook_deliver_batch", ignore_result=True)
+def webhook_deliver_batch(delivery_ids: list[int]) -> None:
+    from .services.webhooks import webhook_attempt_batch
+
+    webhook_attempt_batch(delivery_ids=[int(i) for i in delivery_ids])
+
+
 @shared_task(name="payments.webhooks_retry_due", ignore_result=True)
 def webhooks_retry_due() -> int:
-    from .services.webhooks import webhooks_due
+    from .services.webhooks import BATCH_MAX, webhooks_due
 
     due = webhooks_due()
-    for delivery_id in due:
-        webhook_deliver.delay(delivery_id)
+    for i in range(0, len(due), BATCH_MAX):
+        webhook_deliver_batch.delay(due[i : i + BATCH_MAX])
     return len(due)
 
 

@@ -181,8 +181,9 @@ def test_the_post_goes_to_the_checked_address_not_a_second_lookup(receiver):
     (and, for https, in SNI and the certificate check)."""
     port = receiver.server.server_address[1]
     url = f"http://hooks.rebind.test:{port}/plaza/notify?m=7"
-    r = webhooks._post(url, b"{}", {"Content-Type": "application/json"}, address="127.0.0.1")
-    assert r.status_code == 200
+    assert webhooks._post(
+        url, b"{}", {"Content-Type": "application/json"}, address="127.0.0.1"
+    ) == (200)
     (got,) = receiver.requests
     assert got["path"] == "/plaza/notify?m=7"
     assert {k.lower(): v for k, v in got["headers"].items()}["host"] == f"hooks.rebind.test:{port}"
@@ -203,3 +204,117 @@ def test_a_name_with_any_private_answer_is_refused(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
     assert webhooks._public_address("https://mixed.example/hook") is None
     assert calls == ["mixed.example"]
+
+
+def _closed_orders_pending_webhooks(merchant, client, n: int) -> list[int]:
+    """`n` orders with an order.closed delivery recorded, due and not yet sent (the rows
+    webhook_enqueue writes, without its after-commit send)."""
+    from payments.models import Order
+
+    ids = [create_order(client, out_trade_no=f"B-{i}").json()["order_id"] for i in range(n)]
+    now = timezone.now()
+    return [
+        WebhookDelivery.objects.create(
+            merchant=merchant,
+            order=order,
+            event="order.closed",
+            url=webhooks.webhook_url(order),
+            payload=webhooks.webhook_payload(order=order, event="order.closed", now=now),
+            next_attempt_at=now,
+        ).id
+        for order in Order.objects.select_related("merchant").filter(id__in=ids).order_by("id")
+    ]
+
+
+def test_a_batch_task_sends_each_of_its_deliveries(receiver):
+    """What a server process's batch of committed webhooks becomes in the worker: each
+    delivery claimed, signed, POSTed and logged on its own."""
+    merchant, key = make_merchant(notify_url=receiver.url)
+    ids = _closed_orders_pending_webhooks(merchant, SignedClient(key), 3)
+    webhooks.webhook_attempt_batch(delivery_ids=ids)
+    assert len(receiver.requests) == 3
+    assert all(receiver.verify(r, key.secret) for r in receiver.requests)
+    assert set(WebhookDelivery.objects.filter(id__in=ids).values_list("status", flat=True)) == {
+        "delivered"
+    }
+    webhooks.webhook_attempt_batch(delivery_ids=ids)  # sent already: nothing again
+    assert len(receiver.requests) == 3
+
+
+def test_a_batch_past_its_time_budget_hands_the_rest_to_tasks_of_their_own(receiver, monkeypatch):
+    merchant, key = make_merchant(notify_url=receiver.url)
+    ids = _closed_orders_pending_webhooks(merchant, SignedClient(key), 3)
+    monkeypatch.setattr(webhooks, "BATCH_BUDGET_SECONDS", -1.0)  # a slow receiver, say
+    webhooks.webhook_attempt_batch(delivery_ids=ids)  # eager: those tasks run inline
+    assert len(receiver.requests) == 3
+    assert WebhookDelivery.objects.filter(id__in=ids, status="delivered").count() == 3
+
+
+def test_the_sweep_sends_due_deliveries_in_batches(receiver):
+    from payments.merchant_tasks import webhooks_retry_due
+
+    merchant, key = make_merchant(notify_url=receiver.url)
+    ids = _closed_orders_pending_webhooks(merchant, SignedClient(key), 2)
+    assert webhooks_retry_due() == 2
+    assert WebhookDelivery.objects.filter(id__in=ids, status="delivered").count() == 2
+
+
+def _self_signed(name: str) -> tuple[bytes, bytes]:
+    """A certificate for `name` (its own CA) and its key, PEM."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+@pytest.mark.parametrize("served_name", ["hooks.rebind.test", "someone-else.test"])
+def test_a_pinned_https_post_checks_the_certificate_against_the_name(
+    receiver, served_name, tmp_path, monkeypatch
+):
+    """Pinned to 127.0.0.1, the TLS handshake still sends the URL's name (SNI) and checks
+    the certificate against it: a certificate for another name is refused."""
+    import ssl
+
+    from payments import webhook_http
+
+    cert, key = _self_signed(served_name)
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(key)
+    server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_side.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    receiver.server.socket = server_side.wrap_socket(receiver.server.socket, server_side=True)
+    # Trust this test certificate (and nothing else) as the sender's CA store.
+    monkeypatch.setattr(
+        webhook_http, "_ssl_context", ssl.create_default_context(cadata=cert.decode())
+    )
+    port = receiver.server.server_address[1]
+    url = f"https://hooks.rebind.test:{port}/plaza/notify"
+    if served_name == "hooks.rebind.test":
+        assert webhooks._post(url, b"{}", {}, address="127.0.0.1") == 200
+        assert receiver.requests[0]["headers"]["Host"] == f"hooks.rebind.test:{port}"
+    else:
+        with pytest.raises(webhook_http.ConnectError, match="certificate"):
+            webhooks._post(url, b"{}", {}, address="127.0.0.1")
+        assert receiver.requests == []
