@@ -124,6 +124,11 @@ class CheckoutPayInput(serializers.Serializer):
     description = serializers.CharField(max_length=128, required=False, allow_blank=True)
 
 
+def _plain_pin(pin) -> bool:
+    """Blank or exactly six digits (CheckoutPayInput's rule, nothing to trim)."""
+    return type(pin) is str and (pin == "" or (len(pin) == 6 and pin.isascii() and pin.isdigit()))
+
+
 class CheckoutReceiptOutput(serializers.Serializer):
     order_id = serializers.IntegerField()
     status = serializers.CharField()
@@ -158,9 +163,16 @@ class CheckoutPayView(APIView):
     def post(self, request, token: str):
         from ..services.checkout import order_pay, till_pay
 
-        data = CheckoutPayInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        pin = data.validated_data.get("pin") or None
+        body = request.data
+        if type(body) is dict and not body.keys() - {"pin"} and _plain_pin(body.get("pin", "")):
+            # `{}` or `{"pin": "123456"}`, the common bodies: what the serializer would
+            # answer, without building it (~0.5 ms of CPU per payment).
+            validated = {"pin": body["pin"]} if "pin" in body else {}
+        else:
+            data = CheckoutPayInput(data=body)
+            data.is_valid(raise_exception=True)
+            validated = data.validated_data
+        pin = validated.get("pin") or None
         if token.startswith("o_") and len(token) <= 40:
             # An order's QR: order_pay reads it with everything the payment needs in one
             # statement, so it is not read here first.
@@ -168,7 +180,7 @@ class CheckoutPayView(APIView):
             return Response(_receipt(order))
         target = _resolve(token)
         if isinstance(target, Merchant):
-            amount = data.validated_data.get("amount")
+            amount = validated.get("amount")
             if amount is None:
                 raise serializers.ValidationError({"amount": ["Type the amount to pay."]})
             key = request.headers.get("Idempotency-Key") or None
@@ -182,7 +194,7 @@ class CheckoutPayView(APIView):
                 amount=amount,
                 pin=pin,
                 client_key=key,
-                description=data.validated_data.get("description", ""),
+                description=validated.get("description", ""),
             )
             return Response(_receipt(order), status=201 if created else 200)
         raise NotFound("No such checkout.")

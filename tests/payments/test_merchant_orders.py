@@ -190,3 +190,69 @@ def test_till_endpoint_gives_the_static_qr(shop):
 def test_fee_rounding_rule_is_half_up(amount, bps, fee):
     # 0.6% of 83 = 0.498 -> 0; of 84 = 0.504 -> 1; of 250 = 1.5 -> 2 (half up).
     assert fee_for(amount=amount, fee_bps=bps) == fee
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"out_trade_no": "A-1", "amount": 250, "currency": "USD"},
+        {"out_trade_no": "A-1", "amount": 250, "currency": "usd", "qr_format": "emvco"},
+        {"out_trade_no": "A-1", "amount": 1, "currency": "USD", "description": "", "x": 1},
+        {"out_trade_no": "a.b:c_d-e", "amount": 10**12, "currency": "EUR", "expires_in": 30},
+        {"out_trade_no": "A-1", "amount": 250, "currency": "USD", "notify_url": "https://x.io/h"},
+        {"out_trade_no": "A-1\n", "amount": 250, "currency": "USD"},
+        {"out_trade_no": " A-1", "amount": 250, "currency": "USD"},
+        {"out_trade_no": "A" * 65, "amount": 250, "currency": "USD"},
+        {"out_trade_no": "A-1", "amount": True, "currency": "USD"},
+        {"out_trade_no": "A-1", "amount": 250.0, "currency": "USD"},
+        {"out_trade_no": "A-1", "amount": "250", "currency": "USD"},
+        {"out_trade_no": "A-1", "amount": 0, "currency": "USD"},
+        {"out_trade_no": "A-1", "amount": 10**12 + 1, "currency": "USD"},
+        {"out_trade_no": "A-1", "amount": 250, "currency": "USD\n"},
+        {"out_trade_no": "A-1", "amount": 250, "currency": "US"},
+        {"out_trade_no": "A-1", "amount": 250, "currency": "USD", "description": " Cola "},
+        {"out_trade_no": "A-1", "amount": 250, "currency": "USD", "description": "a\x00b"},
+        {"out_trade_no": "A-1", "amount": 250, "currency": "USD", "description": None},
+        {"out_trade_no": "A-1", "amount": 250, "currency": "USD", "description": "d" * 129},
+        {"out_trade_no": "A-1", "amount": 250, "currency": "USD", "expires_in": 29},
+        {"out_trade_no": "A-1", "amount": 250, "currency": "USD", "expires_in": 7201},
+        {"out_trade_no": "A-1", "amount": 250, "currency": "USD", "qr_format": None},
+        {"out_trade_no": "A-1", "amount": 250, "currency": "USD", "qr_format": "png"},
+        {"amount": 250, "currency": "USD"},
+        ["not", "an", "object"],
+    ],
+)
+def test_the_plain_create_input_shortcut_agrees_with_the_serializer(body):
+    """The create view skips its serializer for plainly valid bodies: whatever the
+    shortcut accepts, the serializer accepts with the same validated data."""
+    from payments.api.merchant import MerchantOrderCreateInput, _plain_create_input
+
+    fast = _plain_create_input(body)
+    if fast is not None:
+        data = MerchantOrderCreateInput(data=body)
+        assert data.is_valid(), data.errors
+        assert fast == dict(data.validated_data)
+
+
+@pytest.mark.parametrize(
+    "body, plain",
+    [
+        ({}, True),
+        ({"pin": "123456"}, True),
+        ({"pin": ""}, True),
+        ({"pin": None}, False),
+        ({"pin": " 123456"}, False),
+        ({"pin": "12345"}, False),
+        ({"pin": "١٢٣٤٥٦"}, False),
+        ({"pin": "123456", "amount": 5}, False),
+    ],
+)
+def test_the_plain_pay_input_shortcut_agrees_with_the_serializer(body, plain):
+    from payments.api.checkout import CheckoutPayInput, _plain_pin
+
+    fast = not body.keys() - {"pin"} and _plain_pin(body.get("pin", ""))
+    assert bool(fast) == plain
+    if fast:
+        data = CheckoutPayInput(data=body)
+        assert data.is_valid(), data.errors
+        assert dict(data.validated_data) == ({"pin": body["pin"]} if "pin" in body else {})
