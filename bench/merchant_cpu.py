@@ -24,9 +24,11 @@ import contextlib
 import json
 import multiprocessing as mp
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,11 +43,24 @@ def _pg(url: str, sql: str, params=()):
 
 
 class Tree:
-    def __init__(self, root: Path, *, procs: int, threads: int, redis_db_url: str):
+    def __init__(self, root: Path, *, procs: int, threads: int, redis_db_url: str, n: int):
         from bench.scenarios.merchant import SEED, _receiver
         from tests.load import servers as servers_mod
 
         self.root = root
+        # Trees share one Redis database: each gets its own Celery queue and broker key
+        # prefix (a settings module that extends the tree's own), or one tree's worker
+        # would take the other's messages.
+        self.settings_dir = Path(tempfile.mkdtemp(prefix="merchant-cpu-settings-"))
+        module = f"bench_merchant_settings_{n}"
+        (self.settings_dir / f"{module}.py").write_text(
+            "from config.settings import *  # noqa: F403\n"
+            f"CELERY_TASK_DEFAULT_QUEUE = 'merchant-cpu-{n}'\n"
+            "CELERY_BROKER_TRANSPORT_OPTIONS = {\n"
+            "    **globals().get('CELERY_BROKER_TRANSPORT_OPTIONS', {}),\n"
+            f"    'global_keyprefix': 'merchant-cpu-{n}:',\n"
+            "}\n"
+        )
         self.port_q, self.out_q, self.stop = mp.Queue(), mp.Queue(), mp.Event()
         self.receiver = mp.Process(
             target=_receiver, args=(self.port_q, self.out_q, self.stop), daemon=True
@@ -61,7 +76,8 @@ class Tree:
                 "DB_CONN_MAX_AGE": "60",
                 "LOG_LEVEL": "WARNING",
                 "MERCHANT_API_RATE": "100000/s",
-                "PYTHONPATH": str(root),
+                "PYTHONPATH": f"{root}:{self.settings_dir}",
+                "DJANGO_SETTINGS_MODULE": module,
             },
         )
         self.uvicorn = [p.pid for p in self.servers.procs]
@@ -109,6 +125,7 @@ class Tree:
             self.out_q.get(timeout=10)
         self.receiver.join(timeout=5)
         self.servers.stop()
+        shutil.rmtree(self.settings_dir, ignore_errors=True)
 
 
 def _spy(pid: int, seconds: float, out: Path) -> subprocess.Popen:
@@ -165,6 +182,60 @@ def burst(tree: Tree, *, concurrency: int, seconds: float, stamp: str, profile: 
     return row
 
 
+async def _gets(urls, tokens, *, concurrency: int, seconds: float, path: str) -> int:
+    """Closed-loop authenticated GETs of `path` (keep-alive, lean): how many answered 200."""
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def one(i: int):
+        nonlocal done
+        host, port = urls[i % len(urls)].removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        token = tokens[i % len(tokens)]
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n\r\n"
+        ).encode()
+        while time.perf_counter() < deadline:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+            done += head[9:12] == b"200"
+        writer.close()
+
+    await asyncio.gather(*(one(i) for i in range(concurrency)))
+    return done
+
+
+def floor(tree: Tree, *, concurrency: int, seconds: float, path: str = "/api/v1/me") -> dict:
+    """The per-request floor: CPU of an authenticated GET that does almost nothing (token
+    auth, middleware, DRF, a small JSON answer)."""
+    from bench.stats import cpu_by_pid, cpu_used
+
+    groups = tree.pids()
+    pids = groups["uvicorn"] + groups["postgres"]
+    cpu0 = cpu_by_pid(pids)
+    n = asyncio.run(
+        _gets(
+            tree.servers.urls,
+            tree.seed["buyers"],
+            concurrency=concurrency,
+            seconds=seconds,
+            path=path,
+        )
+    )
+    after = cpu_by_pid(pids)
+    per = 1000 / max(1, n)
+    return {
+        "uvicorn": cpu_used(cpu0, {p: after[p] for p in groups["uvicorn"] if p in after}) * per,
+        "postgres": cpu_used(cpu0, {p: after[p] for p in groups["postgres"] if p in after}) * per,
+        "requests": n,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--roots", nargs="+", default=[str(Path(__file__).resolve().parents[1])])
@@ -192,7 +263,13 @@ def main() -> int:
     try:
         for root in args.roots:
             trees.append(
-                Tree(Path(root).resolve(), procs=args.procs, threads=8, redis_db_url=redis_url)
+                Tree(
+                    Path(root).resolve(),
+                    procs=args.procs,
+                    threads=8,
+                    redis_db_url=redis_url,
+                    n=len(trees),
+                )
             )
         for tree in trees:  # warm every process at the measured concurrency
             burst(tree, concurrency=args.concurrency, seconds=3, stamp="w", profile=None)
@@ -209,6 +286,14 @@ def main() -> int:
                 )
                 rows.setdefault(str(tree.root), []).append(row)
                 print(tree.root, " ".join(f"{k}={v:.2f}" for k, v in row.items()), flush=True)
+        for tree in trees:
+            f = floor(tree, concurrency=args.concurrency, seconds=args.seconds)
+            print(
+                tree.root,
+                "floor GET /api/v1/me per request:",
+                " ".join(f"{k}={v:.2f}" for k, v in f.items()),
+                flush=True,
+            )
     finally:
         for tree in trees:
             tree.close()
