@@ -82,6 +82,40 @@ def _deliver(ids: list[int], event: dict, skip_channel: str | None, durable: boo
         publish_now(ids, event, skip_channel=skip_channel)
 
 
+def push_each_to_users(frames: Iterable[tuple[int, dict]], *, record_now: bool = False) -> None:
+    """A durable event of its own to each person (`[(user_id, event), …]`, e.g. each
+    one's own balances), after commit: the sinks record them together (a sink with a
+    `record_each` records them in one statement) and they are published in one go, not
+    one after-commit callback and one publish round per person. `record_now` as in
+    `push_to_users`."""
+    frames = list(frames)
+    if not frames:
+        return
+    if record_now:
+        _record_each(frames)
+    durable = not record_now
+    transaction.on_commit(lambda: _deliver_each(frames, durable))
+
+
+def _record_each(frames: list[tuple[int, dict]]) -> None:
+    for sink in list(_sinks):
+        each = getattr(sink, "record_each", None)
+        if each is not None:
+            each(frames)
+        else:
+            for uid, event in frames:
+                sink([uid], event)
+
+
+def _deliver_each(frames: list[tuple[int, dict]], durable: bool) -> None:
+    if durable:
+        try:
+            _record_each(frames)
+        except Exception:  # the pushes still go out; the sink logs what it lost
+            log.exception("durable sink failed for %d events", len(frames))
+    publish_each_now(frames)
+
+
 def push_many_to_users(user_ids: Iterable[int], events: list[dict]) -> None:
     """Send several events to every device of every user in ONE channel-layer message per
     user, after commit: adding 500 people to a group is 500 publishes, not 500 × 500."""

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 
 from django.db import transaction
 
-from config.realtime import push_to_users
+from config.realtime import push_each_to_users, push_to_users
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +43,13 @@ def wallet_updated_now(*, balances: dict[int, list[dict]], currency: str) -> Non
     statement already returns the balances: no read and no commit of its own per event,
     where `wallet_changed` costs a read and, per person, a record in its own transaction
     after the commit."""
-    for uid, rows in balances.items():
-        push_to_users(
-            [uid],
-            {"type": "wallet.updated", "currency": currency, "balances": rows},
-            record_now=True,
-        )
+    push_each_to_users(
+        [
+            (uid, {"type": "wallet.updated", "currency": currency, "balances": rows})
+            for uid, rows in balances.items()
+        ],
+        record_now=True,
+    )
 
 
 # --- transfer listeners ---------------------------------------------------------------

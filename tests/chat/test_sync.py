@@ -139,3 +139,36 @@ def test_events_outside_conversations_are_replayed_too(user, other_user, make_us
     assert drain(user.pk, cursor)[0] == []
     # Other people's private events are not mine.
     assert drain(other_user.pk, sync_cursor_now(other_user.pk))[0] == []
+
+
+def test_each_person_their_own_event_recorded_in_the_transaction(user, other_user, monkeypatch):
+    # config.realtime.push_each_to_users(record_now=True): recorded at once (one statement
+    # on PostgreSQL), rolled back with the caller's transaction, published after commit
+    # in one go (publish_each_now).
+    from django.db import transaction
+
+    from config import realtime
+
+    pushed = []
+    monkeypatch.setattr(realtime, "publish_each_now", lambda frames: pushed.extend(frames))
+    mine, theirs = sync_cursor_now(user.pk), sync_cursor_now(other_user.pk)
+    frames = [
+        (other_user.pk, {"type": "wallet.updated", "currency": "USD", "balances": [2]}),
+        (user.pk, {"type": "wallet.updated", "currency": "USD", "balances": [1]}),
+    ]
+    with pytest.raises(RuntimeError), transaction.atomic():
+        realtime.push_each_to_users(frames, record_now=True)
+        raise RuntimeError("rolled back")
+    assert drain(user.pk, mine)[0] == [] and pushed == []
+    with transaction.atomic():
+        realtime.push_each_to_users(frames, record_now=True)
+        assert [e["balances"] for e in drain(user.pk, mine)[0]] == [[1]]
+        assert pushed == []
+    assert [e["balances"] for e in drain(other_user.pk, theirs)[0]] == [[2]]
+    assert pushed == frames
+    # The same person twice: both recorded, in order.
+    with transaction.atomic():
+        realtime.push_each_to_users(
+            [(user.pk, frames[1][1]), (user.pk, frames[0][1])], record_now=True
+        )
+    assert [e["balances"] for e in drain(user.pk, mine)[0]] == [[1], [1], [2]]
