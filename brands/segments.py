@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import (
     BigIntegerField,
     Count,
@@ -528,7 +529,16 @@ def estimate(brand: Brand, tree: dict, *, now: dt.datetime | None = None) -> Est
     for i, variant in enumerate(variants):
         q = Q() if variant is None else _compile(variant, Context(brand=brand, now=now))
         aggregates[f"v{i}"] = Count("id", filter=q) if variant is not None else Count("id")
-    row = base.aggregate(**aggregates)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cur:
+                # One pass over every follower joined to the person. PostgreSQL would
+                # otherwise JIT-compile the many FILTER expressions (~0.6 s of the 1M
+                # estimate went to compiling) and, in the default 4 MB, spill the
+                # join's hash table to disk in batches. Both last for this transaction.
+                cur.execute("SET LOCAL jit = off")
+                cur.execute("SET LOCAL work_mem = '64MB'")
+        row = base.aggregate(**aggregates)
     n = row["n"]
     if n < floor:
         return blur(n, floor=floor)
