@@ -276,12 +276,19 @@ def campaign_salt(c: Campaign) -> int:
     return segments.brand_bucket_salt(c.brand) * 31 + c.pk * 7919
 
 
-def _variant(c: Campaign, user_id: int, salt: int) -> str:
-    if segments.bucket_of(user_id, salt) < c.holdout_percent:
-        return "H"
-    if c.split_b_percent and segments.bucket_of(user_id, salt + 1) < c.split_b_percent:
-        return "B"
-    return "A"
+def _variant_of(c: Campaign, salt: int):
+    """The campaign's variant function (H, B or A per person), its hashes salted once."""
+    holdout, split = c.holdout_percent, c.split_b_percent
+    first, second = segments.bucketer(salt), segments.bucketer(salt + 1)
+
+    def variant(user_id: int) -> str:
+        if first(user_id) < holdout:
+            return "H"
+        if split and second(user_id) < split:
+            return "B"
+        return "A"
+
+    return variant
 
 
 @dataclass
@@ -341,11 +348,11 @@ def _send_batch(campaign_id: int, batch_size: int, now: dt.datetime, chain: bool
             .order_by("user_id")
             .values_list("user_id", "conversation_id", "user__time_zone")[:batch_size]
         )
-        salt = campaign_salt(c)
+        variant_of = _variant_of(c, campaign_salt(c))
         quiet_cache: dict = {}
         holdout, candidates, deferred = [], [], 0
         for user_id, conv_id, tz_name in rows:
-            variant = _variant(c, user_id, salt)
+            variant = variant_of(user_id)
             if variant == "H":
                 holdout.append(user_id)
             elif c.respect_quiet_hours and _in_quiet_hours(tz_name, now, quiet_cache):

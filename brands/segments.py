@@ -212,9 +212,18 @@ def bucket_expr(salt: int, user_field: str = "user_id") -> ExpressionWrapper:
 
 def bucket_of(user_id: int, salt: int) -> int:
     """The same hash in Python (for tests and for explaining one person's bucket)."""
+    return bucketer(salt)(user_id)
+
+
+def bucketer(salt: int):
+    """`bucket_of` for one salt, its parameters derived once (a campaign batch buckets
+    thousands of people with the same salt)."""
     s1, mult, s2 = _salt_params(salt)
-    x1 = ((user_id % _P) * _A + s1) % _P
-    return ((x1 * mult + s2) % _P) % 100
+
+    def bucket(user_id: int) -> int:
+        return ((((user_id % _P) * _A + s1) % _P * mult + s2) % _P) % 100
+
+    return bucket
 
 
 def brand_bucket_salt(brand: Brand) -> int:
