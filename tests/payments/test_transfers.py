@@ -338,3 +338,53 @@ def test_a_transfer_is_five_statements_on_postgresql(pair):
     ]
     assert len(sql) == 5, sql
     assert _usd(bob)["balance"] == 101
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"to_user_id": 5, "amount": 100, "currency": "USD"},
+        {"to_user_id": 5, "amount": 100, "currency": "usd", "pin": "123456", "note": "lunch"},
+        {"to_user_id": 5, "amount": 1, "currency": "EUR", "pin": "", "note": "", "x": 1},
+        {"to_user_id": 5, "amount": 100, "currency": "USD", "conversation_id": None},
+        {"to_user_id": 5, "amount": 100, "currency": "USD", "conversation_id": 7},
+        {"to_user_id": 2**63 - 1, "amount": 2**63 - 1, "currency": "USD"},
+        {"to_user_id": 2**63, "amount": 100, "currency": "USD"},
+        {"to_user_id": 0, "amount": 100, "currency": "USD"},
+        {"to_user_id": True, "amount": 100, "currency": "USD"},
+        {"to_user_id": "5", "amount": 100, "currency": "USD"},
+        {"to_user_id": 5, "amount": 100.0, "currency": "USD"},
+        {"to_user_id": 5, "amount": -1, "currency": "USD"},
+        {"to_user_id": 5, "amount": 100, "currency": "US"},
+        {"to_user_id": 5, "amount": 100, "currency": " USD"},
+        {"to_user_id": 5, "amount": 100, "currency": "US\x00"},
+        {"to_user_id": 5, "amount": 100, "currency": None},
+        {"to_user_id": 5, "amount": 100, "currency": "USD", "pin": "1234567"},
+        {"to_user_id": 5, "amount": 100, "currency": "USD", "pin": None},
+        {"to_user_id": 5, "amount": 100, "currency": "USD", "note": " lunch "},
+        {"to_user_id": 5, "amount": 100, "currency": "USD", "note": "a\nb"},
+        {"to_user_id": 5, "amount": 100, "currency": "USD", "note": "n" * 201},
+        {"to_user_id": 5, "amount": 100, "currency": "USD", "conversation_id": 0},
+        {"to_user_id": 5, "amount": 100, "currency": "USD", "conversation_id": "7"},
+        {"amount": 100, "currency": "USD"},
+        ["not", "an", "object"],
+    ],
+)
+def test_the_plain_create_input_shortcut_agrees_with_the_serializer(body):
+    """The create view skips its serializer for plainly valid bodies: whatever the
+    shortcut accepts, the serializer accepts with the same validated data."""
+    from payments.api.transfers import TransferCreateInput, _plain_create_input
+
+    fast = _plain_create_input(body)
+    if fast is not None:
+        data = TransferCreateInput(data=body)
+        assert data.is_valid(), data.errors
+        assert fast == dict(data.validated_data)
+
+
+def test_the_plain_create_input_shortcut_takes_the_usual_bodies():
+    from payments.api.transfers import _plain_create_input
+
+    body = {"to_user_id": 5, "amount": 100, "currency": "USD", "pin": "123456", "note": "hi"}
+    assert _plain_create_input(body) == body
+    assert _plain_create_input({**body, "conversation_id": 9})["conversation_id"] == 9
