@@ -1,16 +1,21 @@
 """HTTP and WebSocket routing.
 
 Static files are served by Django's ASGI static handler in front of the app (a proxy or
-CDN should serve /static/ in production); keeping every middleware async-capable lets a
-request cross from the event loop to a worker thread once, for the view only.
+CDN should serve /static/ in production); every other HTTP request crosses from the
+event loop to a worker thread once and runs there whole (config/http.py).
 """
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from config.http import OneHopASGIHandler  # noqa: E402
+
+# Django's views behind one thread hop per request (config/http.py).
+django_asgi_app = OneHopASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402

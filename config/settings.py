@@ -55,23 +55,18 @@ INSTALLED_APPS = [
     "store",
     "chat",
     "brands",
-    "config.apps.PlazaConfig",
 ]
 
-# Django's W001-W003 look for its own dotted paths; config.checks makes the same checks
-# by class, because MIDDLEWARE holds subclasses (plaza.W001-W003).
-SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
-
 MIDDLEWARE = [
-    # Django's own middleware, subclassed to run on the event loop (config/middleware.py).
-    "config.middleware.SecurityMiddleware",
+    # Run in their sync mode, in the request's one worker thread (config/http.py).
+    "django.middleware.security.SecurityMiddleware",
     "config.middleware.BodySizeLimitMiddleware",
-    "config.middleware.SessionMiddleware",
-    "config.middleware.CommonMiddleware",
-    "config.middleware.CsrfViewMiddleware",
-    "config.middleware.AuthenticationMiddleware",
-    "config.middleware.MessageMiddleware",
-    "config.middleware.XFrameOptionsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
