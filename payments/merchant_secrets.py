@@ -39,5 +39,21 @@ def decrypt(token: str) -> str | None:
         return None
 
 
+def decrypt_remembered(token: str) -> str | None:
+    """`decrypt`, remembered per process for tokens seen before: every signed merchant
+    request needs its key's secret, and Fernet (HMAC check + AES) cost ~60 µs of CPU
+    each time. Keyed by the token itself and the keys, so a re-encrypted or rotated
+    secret is a new entry; revocation is checked on the key row, not here."""
+    return _decrypt_remembered(token, tuple(settings.MERCHANT_SECRET_KEYS), settings.SECRET_KEY)
+
+
+@lru_cache(maxsize=4096)
+def _decrypt_remembered(token: str, keys: tuple[str, ...], secret_key: str) -> str | None:
+    try:
+        return _fernet(keys, secret_key).decrypt(token.encode()).decode()
+    except (InvalidToken, ValueError):
+        return None
+
+
 def reencrypt(token: str) -> str:
     return fernet().rotate(token.encode()).decode()

@@ -78,7 +78,7 @@ class MerchantSignatureAuthentication(authentication.BaseAuthentication):
                 code="merchant_timestamp_stale",
             )
         key = _active_key(key_id)
-        secret = merchant_secrets.decrypt(key.secret_encrypted) if key else None
+        secret = merchant_secrets.decrypt_remembered(key.secret_encrypted) if key else None
         body = request._request.body
         path = request._request.get_full_path()
         # Compute a signature even for an unknown key, so timing says nothing about ids.

@@ -243,10 +243,29 @@ _batcher = _Batcher()
 
 
 def webhook_attempt_batch(*, delivery_ids: list[int]) -> None:
-    """`webhook_attempt` for each delivery, in order (see BATCH_BUDGET_SECONDS)."""
+    """`webhook_attempt` for each delivery, in order (see BATCH_BUDGET_SECONDS). On
+    PostgreSQL the batch is claimed in one statement (one per delivery elsewhere); each
+    attempt is still recorded as soon as its POST is answered."""
     from ..merchant_tasks import webhook_deliver
 
     started = time.monotonic()
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        now = timezone.now()
+        claimed, until = _claim_many_postgres(delivery_ids, now)
+        for i, delivery in enumerate(claimed):
+            if time.monotonic() - started > BATCH_BUDGET_SECONDS:
+                rest = [d.id for d in claimed[i:]]
+                with connection.cursor() as cursor:  # let go of them first, then hand off
+                    cursor.execute(_PG_RELEASE, {"ids": rest, "until": until})
+                for delivery_id in rest:
+                    webhook_deliver.delay(delivery_id)
+                return
+            try:
+                _send_claimed(delivery, now)
+            except Exception:  # the others still go; this one is due again once its claim
+                # lapses (CLAIM_SECONDS), and the sweep sends it
+                log.exception("webhook delivery %s failed; the sweep will retry it", delivery.id)
+        return
     for i, delivery_id in enumerate(delivery_ids):
         if time.monotonic() - started > BATCH_BUDGET_SECONDS:
             for rest in delivery_ids[i:]:
@@ -358,6 +377,58 @@ RETURNING d.url, d.payload::text, d.attempts, d.created_at, d.delivered_at, d.ne
 """
 
 
+_PG_CLAIM_MANY = """
+UPDATE payments_webhookdelivery d SET claimed_until = %(until)s
+  FROM payments_merchant m
+ WHERE d.id = ANY(%(ids)s) AND m.id = d.merchant_id AND d.status = %(pending)s
+   AND d.next_attempt_at <= %(now)s AND (d.claimed_until IS NULL OR d.claimed_until < %(now)s)
+RETURNING d.id, d.url, d.payload::text, d.attempts, d.created_at, d.delivered_at,
+          d.next_attempt_at, d.merchant_id, m.created_at
+"""
+
+_PG_RELEASE = """
+UPDATE payments_webhookdelivery SET claimed_until = NULL
+ WHERE id = ANY(%(ids)s) AND claimed_until = %(until)s
+"""
+
+
+def _claimed_from_row(delivery_id, row, until) -> WebhookDelivery:
+    url, payload, attempts, created_at, delivered_at, next_at, merchant_id, made = row
+    delivery = WebhookDelivery(
+        id=delivery_id,
+        url=url,
+        payload=json.loads(payload),
+        attempts=attempts,
+        created_at=created_at,
+        delivered_at=delivered_at,
+        next_attempt_at=next_at,
+        status=WebhookDelivery.Status.PENDING,
+        claimed_until=until,
+    )
+    delivery.merchant = Merchant(id=merchant_id, created_at=made)
+    return delivery
+
+
+def _claim_many_postgres(
+    delivery_ids: list[int], now: dt.datetime
+) -> tuple[list[WebhookDelivery], dt.datetime]:
+    """`_claim` for several deliveries in ONE statement; those claimed, in the given order."""
+    until = now + dt.timedelta(seconds=CLAIM_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PG_CLAIM_MANY,
+            {
+                "until": until,
+                "ids": list(delivery_ids),
+                "pending": WebhookDelivery.Status.PENDING,
+                "now": now,
+            },
+        )
+        rows = {row[0]: row[1:] for row in cursor.fetchall()}
+    order = list(dict.fromkeys(delivery_ids))
+    return [_claimed_from_row(i, rows[i], until) for i in order if i in rows], until
+
+
 def _claim(delivery_id: int, now: dt.datetime) -> WebhookDelivery | None:
     """Hold a due, unclaimed delivery for CLAIM_SECONDS and return it with its merchant
     (id and created_at only on PostgreSQL: all the signing key lookup needs), or None."""
@@ -374,22 +445,7 @@ def _claim(delivery_id: int, now: dt.datetime) -> WebhookDelivery | None:
                 },
             )
             row = cursor.fetchone()
-        if row is None:
-            return None
-        url, payload, attempts, created_at, delivered_at, next_at, merchant_id, made = row
-        delivery = WebhookDelivery(
-            id=delivery_id,
-            url=url,
-            payload=json.loads(payload),
-            attempts=attempts,
-            created_at=created_at,
-            delivered_at=delivered_at,
-            next_attempt_at=next_at,
-            status=WebhookDelivery.Status.PENDING,
-            claimed_until=until,
-        )
-        delivery.merchant = Merchant(id=merchant_id, created_at=made)
-        return delivery
+        return None if row is None else _claimed_from_row(delivery_id, row, until)
     claimed = (
         WebhookDelivery.objects.filter(
             id=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
@@ -409,6 +465,11 @@ def webhook_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> str 
     delivery = _claim(delivery_id, now)
     if delivery is None:
         return None
+    return _send_claimed(delivery, now)
+
+
+def _send_claimed(delivery: WebhookDelivery, now: dt.datetime) -> str:
+    """Sign and POST a delivery this worker holds, and record the attempt."""
     number = delivery.attempts + 1
     status_code, error = None, ""
     started = time.monotonic()

@@ -318,3 +318,19 @@ def test_a_pinned_https_post_checks_the_certificate_against_the_name(
         with pytest.raises(webhook_http.ConnectError, match="certificate"):
             webhooks._post(url, b"{}", {}, address="127.0.0.1")
         assert receiver.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("budget", [1.0, -1.0])
+def test_a_batch_outside_a_transaction_claims_sends_and_logs_each(receiver, monkeypatch, budget):
+    """The worker's shape (autocommit; on PostgreSQL the batch is claimed in one
+    statement): every delivery is POSTed once and logged, also when the batch runs past
+    its time budget and hands the rest (released first) to tasks of their own."""
+    monkeypatch.setattr(webhooks, "BATCH_BUDGET_SECONDS", budget)
+    merchant, key = make_merchant(notify_url=receiver.url)
+    ids = _closed_orders_pending_webhooks(merchant, SignedClient(key), 3)
+    webhooks.webhook_attempt_batch(delivery_ids=[*ids, ids[0], 10**9])  # a repeat, a stranger
+    assert len(receiver.requests) == 3
+    rows = WebhookDelivery.objects.filter(id__in=ids)
+    assert {(d.status, d.attempts, d.claimed_until) for d in rows} == {("delivered", 1, None)}
+    assert sum(d.log.count() for d in rows) == 3
