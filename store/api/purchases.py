@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -55,6 +57,37 @@ class StorePurchaseInput(serializers.Serializer):
     )
 
 
+_FAST_KEYS = frozenset({"expected_price", "expected_currency", "pin"})
+_CURRENCY = re.compile(r"[A-Za-z]{3}")
+
+
+def _purchase_input(request) -> dict:
+    """The validated purchase body. The usual JSON body (`{"expected_price": 300}`, maybe
+    a currency and a PIN) is checked here by hand, to the same rules: building and running
+    the DRF serializer cost ~0.2 ms of CPU per purchase (its fields are deep-copied for
+    every instance). Anything else — form data, strings for numbers, nulls, whitespace,
+    unknown fields, out-of-range values — goes through `StorePurchaseInput`, which answers
+    with its exact coercions and messages."""
+    data = request.data
+    if type(data) is dict and data.keys() <= _FAST_KEYS:
+        price = data.get("expected_price", 0)
+        currency = data.get("expected_currency", "USD")
+        pin = data.get("pin", "")
+        if (
+            type(price) is int
+            and 0 <= price <= 10**12
+            and type(currency) is str
+            and _CURRENCY.fullmatch(currency)
+            and type(pin) is str
+            and len(pin) <= 6
+            and pin == pin.strip()
+        ):
+            return data
+    serializer = StorePurchaseInput(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 class StoreGiftInput(StorePurchaseInput):
     to_user_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
 
@@ -69,15 +102,14 @@ class StorePackPurchaseView(APIView):
     @idempotent
     def post(self, request, pack_id: int):
         check_rate("store.purchase", str(request.user.pk), settings.STORE_PURCHASE_RATE)
-        data = StorePurchaseInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = _purchase_input(request)
         purchase = purchases.pack_purchase(
             buyer=request.user,
             pack_id=pack_id,
             expected_price=v.get("expected_price"),
             expected_currency=v.get("expected_currency"),
             pin=v.get("pin") or None,
+            answer=(201, purchase_data),
         )
         return Response(purchase_data(purchase), status=201)
 
@@ -109,5 +141,6 @@ class StorePackGiftView(APIView):
             expected_currency=v.get("expected_currency"),
             recipient_id=v["to_user_id"],
             pin=v.get("pin") or None,
+            answer=(201, purchase_data),
         )
         return Response(purchase_data(purchase), status=201)

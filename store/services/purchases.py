@@ -10,12 +10,15 @@ failure (not enough money, already owned) rolls all of it back.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import (
     Case,
@@ -35,8 +38,9 @@ from django.utils import timezone
 from accounts import selectors as people
 from config.errors import Conflict, DomainError, InvalidInput, NotFound
 from config.realtime import push_to_user
-from payments import ledger
-from payments.services.events import wallet_changed
+from payments import idempotency, ledger
+from payments.selectors import wallet_balances_from_rows
+from payments.services.events import wallet_changed, wallet_updated_now
 from payments.services.pin import payment_authorize
 
 from ..models import Entitlement, Pack, Purchase
@@ -235,8 +239,13 @@ def pack_purchase(
     expected_currency: str | None = None,
     recipient_id: int | None = None,
     pin: str | None = None,
+    answer: tuple[int, Callable[[Purchase], dict]] | None = None,
 ) -> Purchase:
     """Buy (or claim, when free) a pack for `buyer`, or as a gift for `recipient_id`.
+
+    `answer`: the view's (status, body of a purchase) for a success. With an
+    Idempotency-Key pending (`payments.idempotency.pending`), a paid purchase on
+    PostgreSQL stores that answer in its own statement, with the money.
 
     Checks come first and cheapest (the pack, the contact, the price the client showed,
     ownership), then the payment PIN (payments' `payment_authorize`, outside the money
@@ -261,7 +270,7 @@ def pack_purchase(
             pin=pin,
             pin_record=pack.pin_row,
         )
-    return _purchase_commit(buyer=buyer, pack=pack, recipient_id=recipient_id)
+    return _purchase_commit(buyer=buyer, pack=pack, recipient_id=recipient_id, answer=answer)
 
 
 def _purchase_accounts(pack: Pack, *, buyer_id: int) -> tuple[int, int, int]:
@@ -285,7 +294,7 @@ def _purchase_accounts(pack: Pack, *, buyer_id: int) -> tuple[int, int, int]:
 
 
 @ledger.retry_on_conflict
-def _purchase_commit(*, buyer, pack: Pack, recipient_id: int) -> Purchase:
+def _purchase_commit(*, buyer, pack: Pack, recipient_id: int, answer=None) -> Purchase:
     """The money transaction: one balanced entry, the purchase row, the entitlement. The
     amount is the price the client confirmed (checked above against the same read)."""
     gift = recipient_id != buyer.pk
@@ -302,9 +311,9 @@ def _purchase_commit(*, buyer, pack: Pack, recipient_id: int) -> Purchase:
                 pack=pack,
                 recipient_id=recipient_id,
                 amounts=(amount, creator_amount, platform_amount),
+                answer=answer,
             )
             if purchase is not None:
-                wallet_changed(user_ids=[buyer.pk], currency=pack.currency)
                 _purchase_after(buyer=buyer, pack=pack, purchase=purchase, gift=gift)
         if purchase is None:
             ledger.raise_for_post_status(*refused)
@@ -370,7 +379,9 @@ def _purchase_after(*, buyer, pack: Pack, purchase: Purchase, gift: bool) -> Non
 # statement (one round trip instead of three plus a savepoint's two, and no ORM insert
 # compiled: ~1.5 ms of CPU on the bench machine). The entitlement's unique (user, pack)
 # decides a concurrent second purchase: ON CONFLICT DO NOTHING (it waits for the other
-# to commit) leaves no row, and the caller's transaction rolls the money back.
+# to commit) leaves no row, and the caller's transaction rolls the money back. With an
+# Idempotency-Key pending, the stored answer is one more insert of the same statement
+# (`{record}`: its body is the view's, with the new purchase's id merged in).
 _PG_PURCHASE = """
 WITH e AS ({post}),
 p AS (
@@ -386,54 +397,42 @@ n AS (
     SELECT %s, %s, p.id, %s, false, %s FROM p
     ON CONFLICT (user_id, pack_id) DO NOTHING
     RETURNING id
-)
-SELECT e.o_status, e.o_entry_id, e.o_detail, (SELECT id FROM p), (SELECT id FROM n) FROM e
+){record}
+SELECT e.o_status, e.o_entry_id, e.o_detail, (SELECT id FROM p), (SELECT id FROM n),
+       w.currencies, w.balances, w.pendings, {recorded}
+  FROM e CROSS JOIN LATERAL (
+    -- The buyer's wallets for `wallet.updated`: the one just debited with the values the
+    -- post wrote under its lock, any other currency as this statement sees it. No read
+    -- after the commit, and the event is recorded in this transaction, not one of its own.
+    SELECT array_agg(a.currency ORDER BY a.currency) AS currencies,
+           array_agg(coalesce(e.o_balances[array_position(e.o_ids, a.id)], a.balance)
+                     ORDER BY a.currency) AS balances,
+           array_agg(coalesce(e.o_pendings[array_position(e.o_ids, a.id)], a.pending_debits)
+                     ORDER BY a.currency) AS pendings
+      FROM payments_account a
+     WHERE a.kind = %s AND a.owner_id = %s
+  ) w
 """
+_PG_RECORD = f""",
+r AS (
+    {idempotency.RECORD_INSERT}
+    SELECT %s, %s, %s, %s, %s::jsonb || jsonb_build_object('id', p.id), %s FROM p
+    RETURNING id
+)"""  # noqa: S608 (constant text)
 
 
 def _purchase_write_postgres(
-    *, buyer, pack: Pack, recipient_id: int, amounts: tuple[int, int, int]
+    *, buyer, pack: Pack, recipient_id: int, amounts: tuple[int, int, int], answer=None
 ) -> tuple[tuple[str, str | None], Purchase | None]:
     """((ledger status, detail), the purchase, or None when the ledger refused it and
     nothing was written). Raises `already_owned` (with the entry and purchase written:
-    the caller's transaction must roll back)."""
+    the caller's transaction must roll back). A posted purchase also records the buyer's
+    `wallet.updated` in this transaction (published after its commit), with the balances
+    the statement returns, and stores the Idempotency-Key's answer when one is pending."""
     amount, creator_amount, platform_amount = amounts
     wallet, creator, revenue = _purchase_accounts(pack, buyer_id=buyer.pk)
     now = timezone.now()
-    post_sql, post_params = ledger.post_entry_call(
-        kind="store.gift" if recipient_id != buyer.pk else "store.purchase",
-        postings=[(wallet, -amount), (creator, creator_amount), (revenue, platform_amount)],
-        reference=f"store.pack:{pack.pk}",
-        metadata={"pack_id": pack.pk, "buyer_id": buyer.pk, "recipient_id": recipient_id},
-        now=now,
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _PG_PURCHASE.format(post=post_sql),
-            [
-                *post_params,
-                buyer.pk,
-                recipient_id,
-                pack.pk,
-                amount,
-                pack.currency,
-                creator_amount,
-                platform_amount,
-                Purchase.Status.COMPLETED,
-                now,
-                recipient_id,
-                pack.pk,
-                Entitlement._meta.get_field("position").get_default(),
-                now,
-            ],
-        )
-        status, entry_id, detail, purchase_id, entitlement_id = cursor.fetchone()
-    if status != "posted":
-        return (status, detail), None
-    if entitlement_id is None:
-        raise _already_owned()
-    return (status, detail), Purchase(
-        id=purchase_id,
+    purchase = Purchase(
         buyer_id=buyer.pk,
         recipient_id=recipient_id,
         pack_id=pack.pk,
@@ -441,10 +440,74 @@ def _purchase_write_postgres(
         currency=pack.currency,
         creator_amount=creator_amount,
         platform_amount=platform_amount,
-        entry_id=entry_id,
         status=Purchase.Status.COMPLETED,
         created_at=now,
     )
+    post_sql, post_params = ledger.post_entry_call(
+        kind="store.gift" if recipient_id != buyer.pk else "store.purchase",
+        postings=[(wallet, -amount), (creator, creator_amount), (revenue, platform_amount)],
+        reference=f"store.pack:{pack.pk}",
+        metadata={"pack_id": pack.pk, "buyer_id": buyer.pk, "recipient_id": recipient_id},
+        now=now,
+    )
+    params = [
+        *post_params,
+        buyer.pk,
+        recipient_id,
+        pack.pk,
+        amount,
+        pack.currency,
+        creator_amount,
+        platform_amount,
+        Purchase.Status.COMPLETED,
+        now,
+        recipient_id,
+        pack.pk,
+        Entitlement._meta.get_field("position").get_default(),
+        now,
+    ]
+    pending = idempotency.pending() if answer is not None else None
+    if pending is not None:
+        status_code, body_of = answer
+        body = body_of(purchase)
+        body.pop("id")
+        sql = _PG_PURCHASE.format(post=post_sql, record=_PG_RECORD, recorded="(SELECT id FROM r)")
+        params += [
+            pending.user_id,
+            pending.key,
+            pending.fingerprint,
+            status_code,
+            json.dumps(body, cls=DjangoJSONEncoder),
+            now,
+        ]
+    else:
+        sql = _PG_PURCHASE.format(post=post_sql, record="", recorded="NULL")
+    params += [ledger.AccountKind.USER_WALLET, buyer.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (
+            status,
+            entry_id,
+            detail,
+            purchase_id,
+            entitlement_id,
+            currencies,
+            balances,
+            pendings,
+            record_id,
+        ) = cursor.fetchone()
+    if status != "posted":
+        return (status, detail), None
+    if entitlement_id is None:
+        raise _already_owned()
+    if record_id is not None:
+        pending.stored(status_code)
+    rows = [(buyer.pk, *r) for r in zip(currencies, balances, pendings, strict=True)]
+    wallet_updated_now(balances=wallet_balances_from_rows([buyer.pk], rows), currency=pack.currency)
+    purchase.id, purchase.entry_id = purchase_id, entry_id
+    purchase._state.adding = False
+    purchase._state.db = connection.alias
+    return (status, detail), purchase
 
 
 def pack_claim_free(*, user, pack_id: int) -> Purchase:

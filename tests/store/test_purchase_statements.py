@@ -47,15 +47,20 @@ def test_a_paid_purchase_is_a_fixed_handful_of_statements(user, creator, client_
         assert "payments_ledger_post" in store[1]
         assert "INSERT INTO store_purchase" in store[1]
         assert "INSERT INTO store_entitlement" in store[1]
+        # ... and the Idempotency-Key's stored answer, and the wallet.updated record is
+        # written in the same transaction (no read or commit of its own after it).
+        assert "INSERT INTO payments_idempotencyrecord" in store[1]
+        assert not [q for q in sql if q.startswith("INSERT INTO payments_idempotencyrecord")]
+        assert not [q for q in sql if "FROM payments_account" in q and "store_" not in q]
     else:
         assert len(store) == 3, store
         assert store[1].startswith('INSERT INTO "store_purchase"')
         assert store[2].startswith('INSERT INTO "store_entitlement"')
-    # The whole request — token, Idempotency-Key, ledger, wallet event — and its
-    # transaction control (savepoints here; BEGIN/COMMIT in production). It was 24, then
-    # 20, then 13 on PostgreSQL; the ledger's portable path (SQLite) posts in two more
-    # statements.
-    assert len(sql) <= (12 if connection.vendor == "postgresql" else 21), "\n".join(sql)
+    # The whole request — token, Idempotency-Key lookup, the checkout read, the purchase
+    # statement, the wallet.updated record — and its transaction control (savepoints
+    # here; BEGIN/COMMIT in production). It was 24, then 20, then 13 on PostgreSQL; the
+    # portable path (SQLite) posts the entry and the rows, and the answer, on their own.
+    assert len(sql) <= (7 if connection.vendor == "postgresql" else 21), "\n".join(sql)
     assert_ledger_balanced()
 
 
