@@ -87,7 +87,8 @@ def _field_check(field) -> _FieldCheck | None:
         if len(others) != 1 or type(others[0]) is not dj.RegexValidator or others[0].inverse_match:
             return None
         pattern: re.Pattern = others[0].regex
-        return lambda v: _plain_str(v, field) and pattern.search(v) is not None
+        # A blank value the field allows is returned before any validator runs.
+        return lambda v: _plain_str(v, field) and (v == "" or pattern.search(v) is not None)
     if others:
         return None
     return lambda v: _plain_str(v, field)

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import NotFound
+from config.plain_input import plain_validated
 
 from .. import qr_images
 from ..models import Merchant, Order
@@ -124,11 +125,6 @@ class CheckoutPayInput(serializers.Serializer):
     description = serializers.CharField(max_length=128, required=False, allow_blank=True)
 
 
-def _plain_pin(pin) -> bool:
-    """Blank or exactly six digits (CheckoutPayInput's rule, nothing to trim)."""
-    return type(pin) is str and (pin == "" or (len(pin) == 6 and pin.isascii() and pin.isdigit()))
-
-
 class CheckoutReceiptOutput(serializers.Serializer):
     order_id = serializers.IntegerField()
     status = serializers.CharField()
@@ -163,13 +159,9 @@ class CheckoutPayView(APIView):
     def post(self, request, token: str):
         from ..services.checkout import order_pay, till_pay
 
-        body = request.data
-        if type(body) is dict and not body.keys() - {"pin"} and _plain_pin(body.get("pin", "")):
-            # `{}` or `{"pin": "123456"}`, the common bodies: what the serializer would
-            # answer, without building it (~0.5 ms of CPU per payment).
-            validated = {"pin": body["pin"]} if "pin" in body else {}
-        else:
-            data = CheckoutPayInput(data=body)
+        validated = plain_validated(CheckoutPayInput, request.data)
+        if validated is None:  # anything unusual: the serializer decides, and words the error
+            data = CheckoutPayInput(data=request.data)
             data.is_valid(raise_exception=True)
             validated = data.validated_data
         pin = validated.get("pin") or None

@@ -87,6 +87,7 @@ def test_whatever_it_accepts_the_serializer_accepts_unchanged(serializer_class):
         (TransferCreateInput, {"to_user_id": 5, "amount": 1, "currency": "USD", "note": "lunch"}),
         (CheckoutPayInput, {}),
         (CheckoutPayInput, {"pin": "123456"}),
+        (CheckoutPayInput, {"pin": ""}),  # blank allowed: the regex is not applied
         (CheckoutPayInput, {"amount": 350, "description": "2 coffees"}),
     ],
 )

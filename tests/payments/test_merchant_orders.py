@@ -223,11 +223,12 @@ def test_fee_rounding_rule_is_half_up(amount, bps, fee):
     ],
 )
 def test_the_plain_create_input_shortcut_agrees_with_the_serializer(body):
-    """The create view skips its serializer for plainly valid bodies: whatever the
-    shortcut accepts, the serializer accepts with the same validated data."""
-    from payments.api.merchant import MerchantOrderCreateInput, _plain_create_input
+    """The create view skips its serializer for plainly valid bodies (config.plain_input):
+    whatever the shortcut accepts, the serializer accepts with the same validated data."""
+    from config.plain_input import plain_validated
+    from payments.api.merchant import MerchantOrderCreateInput
 
-    fast = _plain_create_input(body)
+    fast = plain_validated(MerchantOrderCreateInput, body)
     if fast is not None:
         data = MerchantOrderCreateInput(data=body)
         assert data.is_valid(), data.errors
@@ -244,15 +245,17 @@ def test_the_plain_create_input_shortcut_agrees_with_the_serializer(body):
         ({"pin": " 123456"}, False),
         ({"pin": "12345"}, False),
         ({"pin": "١٢٣٤٥٦"}, False),
-        ({"pin": "123456", "amount": 5}, False),
+        ({"pin": "123456", "amount": 5}, True),
+        ({"pin": "123456", "amount": 0}, False),
     ],
 )
 def test_the_plain_pay_input_shortcut_agrees_with_the_serializer(body, plain):
-    from payments.api.checkout import CheckoutPayInput, _plain_pin
+    from config.plain_input import plain_validated
+    from payments.api.checkout import CheckoutPayInput
 
-    fast = not body.keys() - {"pin"} and _plain_pin(body.get("pin", ""))
-    assert bool(fast) == plain
-    if fast:
+    fast = plain_validated(CheckoutPayInput, body)
+    assert (fast is not None) == plain
+    if fast is not None:
         data = CheckoutPayInput(data=body)
         assert data.is_valid(), data.errors
-        assert dict(data.validated_data) == ({"pin": body["pin"]} if "pin" in body else {})
+        assert dict(data.validated_data) == fast

@@ -371,11 +371,12 @@ def test_a_transfer_is_five_statements_on_postgresql(pair):
     ],
 )
 def test_the_plain_create_input_shortcut_agrees_with_the_serializer(body):
-    """The create view skips its serializer for plainly valid bodies: whatever the
-    shortcut accepts, the serializer accepts with the same validated data."""
-    from payments.api.transfers import TransferCreateInput, _plain_create_input
+    """The create view skips its serializer for plainly valid bodies (config.plain_input):
+    whatever the shortcut accepts, the serializer accepts with the same validated data."""
+    from config.plain_input import plain_validated
+    from payments.api.transfers import TransferCreateInput
 
-    fast = _plain_create_input(body)
+    fast = plain_validated(TransferCreateInput, body)
     if fast is not None:
         data = TransferCreateInput(data=body)
         assert data.is_valid(), data.errors
@@ -383,8 +384,10 @@ def test_the_plain_create_input_shortcut_agrees_with_the_serializer(body):
 
 
 def test_the_plain_create_input_shortcut_takes_the_usual_bodies():
-    from payments.api.transfers import _plain_create_input
+    from config.plain_input import plain_validated
+    from payments.api.transfers import TransferCreateInput
 
     body = {"to_user_id": 5, "amount": 100, "currency": "USD", "pin": "123456", "note": "hi"}
-    assert _plain_create_input(body) == body
-    assert _plain_create_input({**body, "conversation_id": 9})["conversation_id"] == 9
+    assert plain_validated(TransferCreateInput, body) == body
+    with_chat = {**body, "conversation_id": 9}
+    assert plain_validated(TransferCreateInput, with_chat)["conversation_id"] == 9
