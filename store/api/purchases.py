@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.plain_input import plain_validated
 from config.ratelimit import check_rate
 from payments.idempotency import IDEMPOTENCY_KEY_HEADER, idempotent
 
@@ -57,35 +56,17 @@ class StorePurchaseInput(serializers.Serializer):
     )
 
 
-_FAST_KEYS = frozenset({"expected_price", "expected_currency", "pin"})
-_CURRENCY = re.compile(r"[A-Za-z]{3}")
-
-
-def _purchase_input(request) -> dict:
-    """The validated purchase body. The usual JSON body (`{"expected_price": 300}`, maybe
-    a currency and a PIN) is checked here by hand, to the same rules: building and running
-    the DRF serializer cost ~0.2 ms of CPU per purchase (its fields are deep-copied for
-    every instance). Anything else — form data, strings for numbers, nulls, whitespace,
-    unknown fields, out-of-range values — goes through `StorePurchaseInput`, which answers
-    with its exact coercions and messages."""
-    data = request.data
-    if type(data) is dict and data.keys() <= _FAST_KEYS:
-        price = data.get("expected_price", 0)
-        currency = data.get("expected_currency", "USD")
-        pin = data.get("pin", "")
-        if (
-            type(price) is int
-            and 0 <= price <= 10**12
-            and type(currency) is str
-            and _CURRENCY.fullmatch(currency)
-            and type(pin) is str
-            and len(pin) <= 6
-            and pin == pin.strip()
-        ):
-            return data
-    serializer = StorePurchaseInput(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+def _validated(serializer_class, request) -> dict:
+    """The body's validated data: a plainly valid body is checked against the serializer's
+    own declarations without building it (`config.plain_input`: the DRF serializer cost
+    ~0.2 ms of CPU per purchase); anything else goes through the serializer, which
+    decides and words the error."""
+    data = plain_validated(serializer_class, request.data)
+    if data is None:
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+    return data
 
 
 class StoreGiftInput(StorePurchaseInput):
@@ -102,7 +83,7 @@ class StorePackPurchaseView(APIView):
     @idempotent
     def post(self, request, pack_id: int):
         check_rate("store.purchase", str(request.user.pk), settings.STORE_PURCHASE_RATE)
-        v = _purchase_input(request)
+        v = _validated(StorePurchaseInput, request)
         purchase = purchases.pack_purchase(
             buyer=request.user,
             pack_id=pack_id,
@@ -124,9 +105,7 @@ class StorePackGiftView(APIView):
     @idempotent
     def post(self, request, pack_id: int):
         check_rate("store.purchase", str(request.user.pk), settings.STORE_PURCHASE_RATE)
-        data = StoreGiftInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = _validated(StoreGiftInput, request)
         if v["to_user_id"] == request.user.pk:
             from config.errors import InvalidInput
 
