@@ -61,7 +61,8 @@ def _one(rng, pairs):
     a, b = rng.choice(pairs)
     if rng.random() < 0.5:
         a, b = b, a
-    t = transfer_create(sender=a, to_user_id=b.pk, amount=1, currency="USD", pin=None)
+    # 100: the PIN-free limit, and enough for a 1% fee to be 1 (of 1 it rounds to 0).
+    t = transfer_create(sender=a, to_user_id=b.pk, amount=100, currency="USD", pin=None)
     transfer_accept(user=b, transfer_id=t.pk)
 
 
