@@ -142,8 +142,9 @@ def _flush(batch: list[Request]) -> None:
     ]
     for attempt in range(_ATTEMPTS):
         try:
-            # Server-side binding: psycopg prepares the statement after a few calls, so
-            # the server skips parse and plan for every batch after that.
+            # Server-side binding: the arrays travel as parameters, not quoted into the
+            # text. (Not prepared: Django turns psycopg's automatic preparation off; the
+            # work inside the PL/pgSQL function uses its own cached plans anyway.)
             with connection.wrap_database_errors:
                 ((statuses, entry_ids, details, after, pending),) = execute_bound(
                     _BATCH_SQL, params
