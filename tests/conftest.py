@@ -19,6 +19,28 @@ postgres_only = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _close_pooled_connections_at_the_end(django_db_setup, django_db_blocker):
+    """Before the test databases are dropped (PostgreSQL): close psycopg's pool, where the
+    application's worker threads hand their connections back, and end the sessions that
+    other threads of this process left open (consumers' database threads, asgiref's
+    shared thread). Otherwise the drop fails with 'being accessed by other users'."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    close_pool = getattr(connection, "close_pool", None)
+    if close_pool is not None:
+        close_pool()
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    connection.close()
+
+
 def _only_test_atomics(connection) -> bool:
     return connection.in_atomic_block and all(
         getattr(a, "_from_testcase", False) for a in connection.atomic_blocks

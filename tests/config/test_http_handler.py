@@ -23,22 +23,6 @@ PASSWORD = "correct horse battery"
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _close_the_pool_afterwards():
-    """The application's worker threads hand their connections back to psycopg's pool
-    (PostgreSQL), which keeps them open, and these async tests' own sync_to_async calls
-    run in asgiref's shared thread: close both, so the test database can be dropped."""
-    yield
-    import asyncio
-
-    from django.db import connection, connections
-
-    asyncio.run(sync_to_async(connections.close_all)())
-    close_pool = getattr(connection, "close_pool", None)
-    if close_pool is not None:
-        close_pool()
-
-
 def _client(**kwargs) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=application), base_url="http://testserver", **kwargs
