@@ -28,7 +28,11 @@ def _close_pooled_connections_at_the_end(django_db_setup, django_db_blocker):
     yield
     from django.db import connection
 
-    if connection.vendor != "postgresql":
+    # Only where this process made a test database (the browser tests' process talks to
+    # live servers and has none).
+    if connection.vendor != "postgresql" or not connection.settings_dict["NAME"].startswith(
+        "test_"
+    ):
         return
     close_pool = getattr(connection, "close_pool", None)
     if close_pool is not None:
