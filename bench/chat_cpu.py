@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-import django
+from bench.run import setup_django_for_bench
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -97,17 +97,7 @@ def main() -> int:
     parser.add_argument("--profile", default="")
     args = parser.parse_args()
 
-    pg_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/plaza")
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=pg_url,
-        REDIS_URL=redis_url,
-        PLAZA_BENCH="1",
-        DEBUG="false",
-    )
-    os.environ.pop("PLAZA_TESTING", None)
-    django.setup()
+    pg_url, redis_url = setup_django_for_bench()
     from bench.scenarios.chat import UVICORN_ARGS, _setup
     from tests.load.servers import start_servers
 

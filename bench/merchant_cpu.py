@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import django
+from bench.run import setup_django_for_bench
 
 
 def _pg(url: str, sql: str, params=()):
@@ -45,7 +45,7 @@ def _pg(url: str, sql: str, params=()):
 class Tree:
     def __init__(self, root: Path, *, procs: int, threads: int, redis_db_url: str, n: int):
         from bench.scenarios.merchant import SEED, _receiver
-        from tests.load import servers as servers_mod
+        from tests.load.servers import start_servers
 
         self.root = root
         # Trees share one Redis database: each gets its own Celery queue and broker key
@@ -67,9 +67,9 @@ class Tree:
         )
         self.receiver.start()
         notify_url = f"http://127.0.0.1:{self.port_q.get(timeout=10)}/plaza/webhook"
-        servers_mod.ROOT = root  # start_servers reads it at call time: cwd of each process
-        self.servers = servers_mod.start_servers(
+        self.servers = start_servers(
             procs,
+            root=root,
             extra_env={
                 "CELERY_TASK_ALWAYS_EAGER": "0",
                 "CELERY_BROKER_URL": redis_db_url,
@@ -246,17 +246,7 @@ def main() -> int:
     parser.add_argument("--profile", default="")
     args = parser.parse_args()
 
-    pg_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/plaza")
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=pg_url,
-        REDIS_URL=redis_url,
-        PLAZA_BENCH="1",
-        DEBUG="false",
-    )
-    os.environ.pop("PLAZA_TESTING", None)
-    django.setup()
+    _, redis_url = setup_django_for_bench()
 
     trees: list[Tree] = []
     rows: dict[str, list[dict]] = {}

@@ -59,16 +59,35 @@ def machine() -> str:
     )
 
 
-def run_one(name: str, quick: bool) -> str:
-    env = {
-        **os.environ,
+def bench_env(database_url: str, redis_url: str) -> dict[str, str]:
+    """The variables a bench process runs Django with (on top of its own environment)."""
+    return {
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": PG_URL,
-        "REDIS_URL": REDIS_URL,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
         "PLAZA_BENCH": "1",
         # Like production: no query log (DEBUG keeps every SQL statement in memory).
         "DEBUG": "false",
     }
+
+
+def setup_django_for_bench() -> tuple[str, str]:
+    """Set Django up in this process as `run_one` does for a scenario's, for the harnesses
+    run on their own (bench/chat_cpu.py, bench/merchant_cpu.py): on BENCH_DATABASE_URL and
+    BENCH_REDIS_URL, by default the local `plaza` database (they make their own databases
+    on its server). Returns (database URL, Redis URL)."""
+    import django
+
+    database_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/plaza")
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+    os.environ.update(bench_env(database_url, redis_url))
+    os.environ.pop("PLAZA_TESTING", None)
+    django.setup()
+    return database_url, redis_url
+
+
+def run_one(name: str, quick: bool) -> str:
+    env = {**os.environ, **bench_env(PG_URL, REDIS_URL)}
     env.pop("PLAZA_TESTING", None)
     code = (
         "import sys, django; django.setup(); "

@@ -29,46 +29,25 @@ from bench.load import raw_closed_loop as _raw_closed_loop
 from bench.load import run_loop as _run_loop
 from bench.scenarios.store import _seed
 from bench.stats import cpu_by_pid, cpu_used, pg_backend_pids
-from tests.load.servers import free_port, start_servers
+from tests.load.servers import start_servers, start_uvicorn, wait_healthy
 
 
 def _start_old(servers, root: Path, count: int) -> tuple[list[subprocess.Popen], list[str]]:
+    """`count` uvicorn processes of the checkout at `root` on `servers`' database and Redis,
+    healthy when this returns."""
     env = {**servers.env, "PYTHONPATH": str(root)}
     procs, urls = [], []
-    for _ in range(count):
-        port = free_port()
-        log = open(servers.workdir / f"old-{port}.log", "w")  # noqa: SIM115
-        procs.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "config.asgi:application",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-access-log",
-                    "--log-level",
-                    "warning",
-                ],
-                cwd=root,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
-        urls.append(f"http://127.0.0.1:{port}")
-    import httpx
-
-    for url in urls:
-        for _ in range(300):
-            try:
-                httpx.get(url + "/healthz", timeout=2)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    try:
+        for _ in range(count):
+            proc, url = start_uvicorn(root, env, servers.workdir, log_prefix="old")
+            procs.append(proc)
+            urls.append(url)
+        for url in urls:
+            wait_healthy(url, procs, servers.workdir)
+    except BaseException:  # main() has not got them yet to stop
+        for p in procs:
+            p.terminate()
+        raise
     return procs, urls
 
 

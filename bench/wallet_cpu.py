@@ -34,24 +34,10 @@ def _backend_ms(pid: int) -> float:
 
 
 def _people(n: int):
-    from django.conf import settings
+    from bench.scenarios.wallet import friend_ring
 
-    from accounts.friends import friend_request_send
-    from accounts.models import User
-    from payments.services.funding import operator_credit
-    from payments.services.pin import pin_free_limit_set, pin_set
-
-    settings.PAYMENTS_PIN_ARGON2_MEMORY_KIB = 1024  # seeding only; transfers are PIN-free
-    base = random.randrange(10**7 - n)  # fresh people each run: a day's sums start at 0
-    users = [User.objects.create_user(phone=f"+1417{base + i:07d}") for i in range(n)]
-    pairs = [(users[i], users[(i + 1) % n]) for i in range(n)]
-    for a, b in pairs:
-        friend_request_send(from_user=a, to_user=b)
-        friend_request_send(from_user=b, to_user=a)
-    for u in users:
-        operator_credit(user_id=u.pk, amount=10**7, currency="USD")
-        pin_set(user=u, pin="123456")
-        pin_free_limit_set(user=u, limit=100)
+    # fresh people each run (a day's sums start at 0); +1417 is this harness's alone
+    _, pairs = friend_ring(n, phone_prefix="+1417", first=random.randrange(10**7 - n))
     return pairs
 
 

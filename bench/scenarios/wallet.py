@@ -392,9 +392,12 @@ def _soak_row(seconds: float) -> list:
     ]
 
 
-def _service_usecase_rows(seconds: float) -> list[list]:
-    """transfer_create + transfer_accept: the whole use case (contacts, PIN-free check,
-    daily limit, hold, post, pushes), between 200 people who are contacts on a ring."""
+def friend_ring(n: int, *, phone_prefix: str, first: int):
+    """`n` new people, each a contact of the next on a ring, credited 10**7 in USD,
+    with a PIN and a PIN-free limit of 100 (so transfers of 100 skip Argon2): (users,
+    pairs), pairs[i] = (users[i], users[i + 1]). Phones are `phone_prefix` + 7 digits
+    from `first` on: callers pick a random `first` so each run seeds fresh people (a
+    day's transfer sums start at 0) within a range no other seed uses."""
     from django.conf import settings
 
     from accounts.friends import friend_request_send
@@ -402,10 +405,10 @@ def _service_usecase_rows(seconds: float) -> list[list]:
     from payments.services.funding import operator_credit
     from payments.services.pin import pin_free_limit_set, pin_set
 
-    settings.PAYMENTS_PIN_ARGON2_MEMORY_KIB = 1024  # seeding only; PIN-free below
-    base = random.randrange(10**6)
-    n = 200
-    users = [User.objects.create_user(phone=f"+1415{(base + i) % 10**7:07d}") for i in range(n)]
+    settings.PAYMENTS_PIN_ARGON2_MEMORY_KIB = 1024  # seeding only; transfers are PIN-free
+    users = [
+        User.objects.create_user(phone=f"{phone_prefix}{(first + i) % 10**7:07d}") for i in range(n)
+    ]
     pairs = [(users[i], users[(i + 1) % n]) for i in range(n)]
     for a, b in pairs:
         friend_request_send(from_user=a, to_user=b)
@@ -414,6 +417,14 @@ def _service_usecase_rows(seconds: float) -> list[list]:
         operator_credit(user_id=u.pk, amount=10**7, currency="USD")
         pin_set(user=u, pin="123456")
         pin_free_limit_set(user=u, limit=100)
+    return users, pairs
+
+
+def _service_usecase_rows(seconds: float) -> list[list]:
+    """transfer_create + transfer_accept: the whole use case (contacts, PIN-free check,
+    daily limit, hold, post, pushes), between 200 people who are contacts on a ring."""
+    # +1415 0000000-1000199: clear of the other scenarios' +1415 2xxxxxx and 555xxxx.
+    users, pairs = friend_ring(200, phone_prefix="+1415", first=random.randrange(10**6))
     payload = {"users": [u.pk for u in users], "pairs": [(a.pk, b.pk) for a, b in pairs]}
     label = "transfer_create + transfer_accept (use case)"
     # CPU per transfer (this process + its PostgreSQL backends), as for the entries above:

@@ -46,6 +46,7 @@ class Servers:
     workdir: Path
     procs: list[subprocess.Popen] = field(default_factory=list)
     database_name: str | None = None
+    root: Path = ROOT  # the checkout the processes run (their cwd)
 
     @property
     def url(self) -> str:
@@ -70,7 +71,7 @@ class Servers:
     def manage(self, *args: str) -> str:
         out = subprocess.run(
             [sys.executable, "manage.py", *args],
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env,
             capture_output=True,
             text=True,
@@ -97,13 +98,52 @@ class Servers:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def start_uvicorn(
+    root: Path,
+    env: dict,
+    workdir: Path,
+    uvicorn_args: list[str] | None = None,
+    *,
+    log_prefix: str = "server",
+) -> tuple[subprocess.Popen, str]:
+    """One uvicorn process of the checkout at `root` (its cwd, so `config.asgi` is that
+    tree's) on a free port, logging to `workdir`/<log_prefix>-<port>.log: (process, url).
+    It is not waited for: see `wait_healthy`."""
+    port = free_port()
+    log = open(workdir / f"{log_prefix}-{port}.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            *(uvicorn_args or []),
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    return proc, f"http://127.0.0.1:{port}"
+
+
 def start_servers(
     count: int = 1,
     *,
+    root: Path = ROOT,
     extra_env: dict | None = None,
     worker: bool = False,
     uvicorn_args: list[str] | None = None,
 ) -> Servers:
+    """`count` uvicorn processes (and a Celery worker with `worker`) of the checkout at
+    `root` on a fresh database, healthy when this returns."""
     workdir = Path(tempfile.mkdtemp(prefix="plaza-e2e-"))
     env = {
         k: v
@@ -123,7 +163,7 @@ def start_servers(
         DEBUG="false",  # like production: no query log, no debug pages
     )
     env.update(extra_env or {})
-    servers = Servers(urls=[], env=env, workdir=workdir)
+    servers = Servers(urls=[], env=env, workdir=workdir, root=root)
     db_url = env.get("DATABASE_URL", "")
     if db_url.startswith("postgres"):
         name = f"plaza_e2e_{uuid.uuid4().hex[:10]}"
@@ -135,30 +175,9 @@ def start_servers(
     try:
         servers.manage("migrate", "--noinput")
         for _ in range(count):
-            port = free_port()
-            log = open(workdir / f"server-{port}.log", "w")  # noqa: SIM115
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "config.asgi:application",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-access-log",
-                    "--log-level",
-                    "warning",
-                    *(uvicorn_args or []),
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            proc, url = start_uvicorn(root, env, workdir, uvicorn_args)
             servers.procs.append(proc)
-            servers.urls.append(f"http://127.0.0.1:{port}")
+            servers.urls.append(url)
         if worker:
             log = open(workdir / "worker.log", "w")  # noqa: SIM115
             servers.procs.append(
@@ -178,26 +197,30 @@ def start_servers(
                         "-s",
                         str(workdir / "beat-schedule"),
                     ],
-                    cwd=ROOT,
+                    cwd=root,
                     env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
             )
         for url in servers.urls:
-            _wait_healthy(url, servers)
+            wait_healthy(url, servers.procs, workdir)
     except BaseException:
         servers.stop()
         raise
     return servers
 
 
-def _wait_healthy(url: str, servers: Servers, timeout: float = 60) -> None:
+def wait_healthy(
+    url: str, procs: list[subprocess.Popen], workdir: Path, timeout: float = 60
+) -> None:
+    """Wait until `url` answers /healthz; fail early, with the tail of every log in
+    `workdir`, if one of `procs` exits meanwhile."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        for p in servers.procs:
+        for p in procs:
             if p.poll() is not None:
-                logs = "\n".join(f.read_text()[-3000:] for f in servers.workdir.glob("*.log"))
+                logs = "\n".join(f.read_text()[-3000:] for f in workdir.glob("*.log"))
                 raise RuntimeError(f"a server process exited early:\n{logs}")
         try:
             if httpx.get(url + "/healthz", timeout=2).status_code in (200, 503):
