@@ -96,7 +96,8 @@ def phone_sha256(phone: str) -> str:
 class PhoneOTP(models.Model):
     """A one-time login code. Only its HMAC digest is stored; only the newest counts."""
 
-    phone = models.CharField(max_length=20, db_index=True)
+    # No index of its own: the index (phone, -created_at) leads with it.
+    phone = models.CharField(max_length=20)
     code_digest = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
@@ -117,7 +118,8 @@ class PhoneOTP(models.Model):
 class Device(models.Model):
     """One logged-in device: its bearer token (stored as SHA-256) and push token."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="devices")
+    # No index of its own: the index (user, revoked_at) leads with it.
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="devices", db_index=False)
     name = models.CharField(max_length=100, blank=True)
     platform = models.CharField(max_length=16, blank=True)
     token_digest = models.CharField(max_length=64, unique=True)
@@ -151,8 +153,10 @@ class FriendRequest(models.Model):
         DECLINED = "declined"
         CANCELLED = "cancelled"
 
-    from_user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
-    to_user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the index (from_user, created_at) leads with it.
+    from_user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No index of its own: the index (to_user, status, -id) leads with it.
+    to_user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+", db_index=False)
     message = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(default=timezone.now)
@@ -184,7 +188,10 @@ class Contact(models.Model):
     one indexed scan and each side can later keep its own remark. The service writes both
     rows in one transaction; the unique constraint stops duplicates under races."""
 
-    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="contact_rows")
+    # No index of its own: the index contact_unique_pair leads with it.
+    owner = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="contact_rows", db_index=False
+    )
     other = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -201,8 +208,10 @@ class Contact(models.Model):
 class Block(models.Model):
     """`blocker` no longer wants to hear from `blocked`. Hides both from each other."""
 
-    blocker = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
-    blocked = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the index block_unique_pair leads with it.
+    blocker = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No index of its own: the index (blocked, blocker) leads with it.
+    blocked = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+", db_index=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -237,7 +246,8 @@ class DiscoveryCheck(models.Model):
     book costs no quota. Stored as HMAC(SECRET_KEY, hash): the table is not a copy of
     anyone's address book in the form the client sent it."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the index discovery_check_once leads with it.
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+", db_index=False)
     hash_digest = models.CharField(max_length=64)
     checked_at = models.DateTimeField(default=timezone.now)
 

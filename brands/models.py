@@ -60,7 +60,10 @@ class BrandMember(models.Model):
         MARKETER = "marketer"  # segments, campaigns, offers, sales
         ANALYST = "analyst"  # read-only: estimates and funnels
 
-    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="members")
+    # No index of its own: the index brand_member_once leads with it.
+    brand = models.ForeignKey(
+        Brand, on_delete=models.CASCADE, related_name="members", db_index=False
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     role = models.CharField(max_length=10, choices=Role.choices)
     created_at = models.DateTimeField(default=timezone.now)
@@ -77,7 +80,10 @@ class BrandMember(models.Model):
 class Follow(models.Model):
     """A person follows a brand. Marketing consent is separate and explicit."""
 
-    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="follows")
+    # No index of its own: the index follow_once leads with it.
+    brand = models.ForeignKey(
+        Brand, on_delete=models.CASCADE, related_name="follows", db_index=False
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     marketing_opt_in = models.BooleanField(default=False)
@@ -92,7 +98,6 @@ class Follow(models.Model):
         ]
         indexes = [
             models.Index(fields=["brand", "marketing_opt_in", "user"]),
-            models.Index(fields=["user"]),
         ]
 
     def __str__(self) -> str:
@@ -102,7 +107,8 @@ class Follow(models.Model):
 class BrandBlock(models.Model):
     """A person blocked a brand: no follow, no messages, no campaigns."""
 
-    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the index brand_block_once leads with it.
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -119,7 +125,8 @@ class PersonTag(models.Model):
     """A tag a brand's own events put on a follower (claimed an offer, bought in a sale,
     clicked a link). Brands target tags; they never list the people behind them."""
 
-    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the index person_tag_once leads with it.
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     tag = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
@@ -206,13 +213,23 @@ class Offer(models.Model):
 class OfferClaim(models.Model):
     """A person kept an offer; redeemed once at the brand's merchant checkout."""
 
-    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="claims")
+    # No index of its own: the index offer_claim_once leads with it.
+    offer = models.ForeignKey(
+        Offer, on_delete=models.CASCADE, related_name="claims", db_index=False
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the index (brand, user) leads with it.
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
     claimed_at = models.DateTimeField(default=timezone.now)
     # The campaign whose message the claim came from (attribution), if any.
+    # No index of its own: the index (campaign, variant) leads with it.
     campaign = models.ForeignKey(
-        "Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="claims"
+        "Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="claims",
+        db_index=False,
     )
     variant = models.CharField(max_length=1, blank=True)
     redeemed_at = models.DateTimeField(null=True, blank=True)
@@ -373,7 +390,10 @@ class ExclusiveSale(models.Model):
 class SaleOrder(models.Model):
     """One unit bought in an exclusive sale. Unique per person: one each."""
 
-    sale = models.ForeignKey(ExclusiveSale, on_delete=models.PROTECT, related_name="orders")
+    # No index of its own: the index sale_order_once_per_person leads with it.
+    sale = models.ForeignKey(
+        ExclusiveSale, on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     amount_minor = models.BigIntegerField()
     currency = models.CharField(max_length=3)
@@ -418,7 +438,8 @@ class AuditEvent(models.Model):
         INVITE_REVOKED = "invite.revoked", "revoked an invite"
         INVITE_ACCEPTED = "invite.accepted", "accepted an invite"
 
-    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the index audit_brand_recent leads with it.
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -64,9 +64,8 @@ class Pack(models.Model):
     price_amount = models.BigIntegerField(default=0)
     currency = models.CharField(max_length=3, default="USD")
     animated = models.BooleanField(default=False)
-    status = models.CharField(
-        max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
-    )
+    # No index of its own: the indexes pack_cat_new, pack_cat_popular and pack_cat_price lead with it.
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     rejection_reason = models.CharField(max_length=500, blank=True)
     featured = models.BooleanField(default=False)
     popularity = models.PositiveBigIntegerField(default=0)
@@ -104,7 +103,10 @@ class Pack(models.Model):
 
 
 class Sticker(models.Model):
-    pack = models.ForeignKey(Pack, on_delete=models.CASCADE, related_name="stickers")
+    # No index of its own: the index sticker_pack_position leads with it.
+    pack = models.ForeignKey(
+        Pack, on_delete=models.CASCADE, related_name="stickers", db_index=False
+    )
     image = models.FileField(upload_to="stickers/images/")
     thumbnail = models.FileField(upload_to="stickers/thumbs/", blank=True)
     emoji = models.CharField(max_length=16, blank=True)

@@ -64,11 +64,16 @@ class Membership(models.Model):
         ADMIN = "admin"
         MEMBER = "member"
 
+    # No index of its own: the index chat_membership_unique leads with it.
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="memberships"
+        Conversation, on_delete=models.CASCADE, related_name="memberships", db_index=False
     )
+    # No index of its own: the index chat_member_user_active leads with it.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="chat_memberships",
+        db_index=False,
     )
     role = models.CharField(max_length=8, choices=Role.choices, default=Role.MEMBER)
     last_read_seq = models.BigIntegerField(default=0)

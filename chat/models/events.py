@@ -61,7 +61,10 @@ class UserEvent(models.Model):
     `store.gift_received`, `friend_request.new`, my own mute or delete-for-me — recorded
     from `config.realtime.push_to_users` so `/api/v1/sync` replays it."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the index chat_user_event_seq_unique leads with it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     seq = models.BigIntegerField()
     event = models.JSONField(encoder=DjangoJSONEncoder)
     created_at = models.DateTimeField(default=timezone.now)

@@ -47,7 +47,10 @@ class GroupPolicy(models.Model):
 class GroupBan(models.Model):
     """Removed and kept out: cannot join through any invite or be added back."""
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the index chat_group_ban_unique leads with it.
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     banned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -71,7 +74,10 @@ class GroupJoinRequest(models.Model):
         APPROVED = "approved"
         REJECTED = "rejected"
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the index (conversation, status, id) leads with it.
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     invite = models.ForeignKey(
         "chat.GroupInvite", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -59,7 +59,10 @@ class ChatBackup(models.Model):
         FAILED = "failed"
         EXPIRED = "expired"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the index chat_backup_user_recent leads with it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     token = models.CharField(max_length=32, unique=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     file = models.FileField(upload_to=_backup_path, max_length=300, blank=True)

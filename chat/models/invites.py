@@ -15,7 +15,10 @@ class GroupInvite(models.Model):
     stored only as its SHA-256 digest; the QR image endpoints take the token in the path.
     `use_count` can never pass `max_uses` (CHECK), whatever the concurrency."""
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the index (conversation, -id) leads with it.
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -61,7 +61,10 @@ class Message(models.Model):
 class HiddenMessage(models.Model):
     """Delete-for-me: the message stays for everyone else."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the index chat_hidden_unique leads with it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 

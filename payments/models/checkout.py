@@ -23,7 +23,10 @@ class Order(models.Model):
         CLOSED = "closed"
         EXPIRED = "expired"
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="orders")
+    # No index of its own: the index order_out_trade_no_unique_per_merchant leads with it.
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     out_trade_no = models.CharField(max_length=64)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.QR)
     amount = models.BigIntegerField()
@@ -73,7 +76,10 @@ class Order(models.Model):
 
 
 class Refund(models.Model):
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    # No index of its own: the index refund_out_refund_no_unique_per_merchant leads with it.
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
     out_refund_no = models.CharField(max_length=64)
     amount = models.BigIntegerField()

@@ -113,7 +113,10 @@ class JournalEntry(models.Model):
 
 class Posting(models.Model):
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
+    # No index of its own: the index ledger_posting_account_id leads with it.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="postings", db_index=False
+    )
     amount = models.BigIntegerField()  # signed: + credit (money in), - debit (money out)
     currency = models.CharField(max_length=3)  # copied from the account, for per-entry sums
     # The account's balance right after this posting (the account row was locked), which

@@ -42,7 +42,10 @@ class MerchantApiKey(models.Model):
     """A key id and its secret. The secret is shown once and stored Fernet-encrypted
     (settings.MERCHANT_SECRET_KEYS); a merchant may have two active keys during rotation."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="api_keys")
+    # No index of its own: the index (merchant, revoked_at) leads with it.
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="api_keys", db_index=False
+    )
     key_id = models.CharField(max_length=40, unique=True)
     secret_encrypted = models.TextField()
     label = models.CharField(max_length=64, blank=True)

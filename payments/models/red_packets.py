@@ -78,7 +78,10 @@ class RedPacketShare(models.Model):
     """One pre-cut share. Claiming takes a free share row, so two claimers never get the
     same share and a person never gets two (a unique constraint, not only a check)."""
 
-    packet = models.ForeignKey(RedPacket, on_delete=models.CASCADE, related_name="shares")
+    # No index of its own: the index red_packet_share_position leads with it.
+    packet = models.ForeignKey(
+        RedPacket, on_delete=models.CASCADE, related_name="shares", db_index=False
+    )
     position = models.PositiveIntegerField()
     amount = models.BigIntegerField()
     claimer = models.ForeignKey(

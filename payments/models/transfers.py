@@ -18,8 +18,12 @@ class TransferStatus(models.TextChoices):
 
 
 class Transfer(models.Model):
+    # No index of its own: the index transfer_sender_day leads with it.
     sender = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transfers_sent"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="transfers_sent",
+        db_index=False,
     )
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transfers_received"
