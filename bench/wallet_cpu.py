@@ -237,6 +237,8 @@ def main() -> None:
             " AND pid <> pg_backend_pid()"
         )
         pids = [r[0] for r in cur.fetchall()]
+        cur.execute("SELECT pg_current_wal_insert_lsn()")
+        (lsn0,) = cur.fetchone()
     connection.close()
     s0 = {p: _backend_ms(p) for p in pids}
     c0, w0 = time.process_time(), time.perf_counter()
@@ -244,6 +246,13 @@ def main() -> None:
     wall = time.perf_counter() - w0
     client = (time.process_time() - c0) * 1000
     server = sum(_backend_ms(p) - s0[p] for p in pids)
+    # WAL written per transfer: every row and index entry lands there, and unlike CPU it
+    # does not depend on what else the machine is doing (the cluster's other databases
+    # are assumed idle during the run).
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)", [lsn0])
+        (wal,) = cur.fetchone()
+    connection.close()
     n = args.threads * args.per_thread
     out = {
         "code": os.path.dirname(os.path.dirname(payments.__file__)),
@@ -254,6 +263,7 @@ def main() -> None:
         "server_ms": round(server / n, 3),
         "total_ms": round((client + server) / n, 3),
         "rate": round(n / wall, 1),
+        "wal_bytes": round(float(wal) / n),
         "load": os.getloadavg()[0],
         **{k: v for k, v in counts.items() if k != "sample"},
     }
