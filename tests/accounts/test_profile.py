@@ -1,6 +1,10 @@
 import pytest
 from django.core.management import call_command
 
+from accounts.api import UserSerializer
+from accounts.services import PROFILE_FIELDS
+from tests.conftest import client_for
+
 
 @pytest.mark.django_db
 def test_profile_update_and_validation(auth_client):
@@ -47,3 +51,23 @@ def test_issue_token_command_prints_a_working_token(api, capsys):
     token = capsys.readouterr().out.strip()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert api.get("/api/v1/me").json()["phone"] == "+14155550177"
+
+
+@pytest.mark.django_db
+def test_me_shows_the_profile_fields_as_they_change(auth_client, user, other_user):
+    """GET /me renders through one UserSerializer instance shared by every request: what
+    it shows must be the asking person's current profile, never an earlier request's."""
+    body = auth_client.get("/api/v1/me").json()
+    assert set(body) == {"id", "phone", "date_joined", *PROFILE_FIELDS}
+    auth_client.patch(
+        "/api/v1/me",
+        {"display_name": "Ali", "avatar_url": "https://x.example/a.png", "birth_year": 1990},
+        format="json",
+    )
+    body = auth_client.get("/api/v1/me").json()
+    user.refresh_from_db()
+    assert body == UserSerializer(user).data  # what a fresh serializer renders
+    assert body["display_name"] == "Ali" and body["birth_year"] == 1990
+    assert body["date_joined"].endswith("Z")
+    other = client_for(other_user).get("/api/v1/me").json()
+    assert other["id"] == other_user.pk and other["display_name"] != "Ali"
